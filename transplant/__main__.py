@@ -1,0 +1,3 @@
+from transplant.app import main
+
+main()

@@ -1,0 +1,118 @@
+"""The Hydra entry point `transplant`: validate, open the run record, run the method, record.
+
+    transplant method=lora data=tweets trainer.max_steps=50
+    transplant -m experiment=demo
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from transplant.config import ConfigError, register_schema, validate
+from transplant.loggers import finish_logger, make_logger
+from transplant.monitor import PeakMemory
+from transplant.runs import RunRecord, identity, run_id
+
+log = logging.getLogger("transplant")
+
+# Config sections that determine a run's result; a finished run is only reused if they match.
+RESULT_KEYS = ("seed", "model", "data", "method", "trainer", "eval")
+NOT_RESULT = ("trainer.enable_progress_bar", "trainer.log_every_n_steps")
+
+
+def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> dict[str, Any] | None:
+    """Run one grid point under the run contract; returns its metrics (None if not run)."""
+    validate(cfg)
+    ident = identity(overrides)
+    record = RunRecord(Path(cfg.paths.outputs) / cfg.study / run_id(ident), ident)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if record.is_done() and not cfg.force:
+        _check_same_result_config(record, resolved)
+        log.info("skip %s: already done (force=true reruns it)", record.dir)
+        return None
+    if record.is_running_elsewhere():
+        log.warning("skip %s: a live process (pid %s) is running it", record.dir,
+                    record.status()["pid"])
+        return None
+
+    record.start(OmegaConf.to_yaml(resolved))
+    os.environ["TRANSPLANT_CACHE"] = str(cfg.paths.cache)
+    logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
+    start = time.time()
+    try:
+        from transplant.methods import METHODS, RunContext
+
+        with PeakMemory() as memory:
+            metrics = METHODS[cfg.method.name](cfg, RunContext(record.dir, logger))
+        _check_finite(metrics)
+        metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
+                   **metrics, **memory.as_metrics(), "wall_s": time.time() - start}
+    except Exception as e:
+        record.fail(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+        finish_logger(logger, {}, ok=False)
+        log.error("run %s failed: %s: %s", record.dir, type(e).__name__, e)
+        if not multirun:
+            raise
+        return None  # the sweep goes on; the report lists the failure
+    record.finish(metrics)
+    finish_logger(logger, metrics, ok=True)
+    log.info("done %s: %s", record.dir, _summary(metrics))
+    return metrics
+
+
+def _check_finite(metrics: dict[str, Any]) -> None:
+    for key, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FloatingPointError(f"metric {key} is {value}")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> None:
+    import yaml
+
+    old = _flatten(yaml.safe_load((record.dir / "config.yaml").read_text()))
+    new = _flatten(resolved)
+    diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+             if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old.get(k) != new.get(k)]
+    if diffs:
+        raise ConfigError(
+            f"{record.dir} is done, but with another config ({'; '.join(diffs[:5])}). "
+            "Rerun it with force=true, or name another study=.")
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    keys = ("target_ppl", "retention_ppl", "train_tokens", "wall_s")
+    return ", ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
+
+
+register_schema()
+
+
+# The configs live at the repository top level, beside the package.
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def main(cfg: DictConfig) -> dict[str, Any] | None:
+    hc = HydraConfig.get()
+    return run_job(cfg, list(hc.overrides.task), multirun=hc.mode == RunMode.MULTIRUN)

@@ -1,0 +1,56 @@
+"""Content-addressed cache: `<root>/<kind>/<hash>/`, keyed by everything that determines the entry.
+
+An entry is built once into a temporary directory and renamed into place under a file lock, so
+parallel jobs of a sweep build it once and a killed build never looks like a finished entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from transplant.atomic import write_json
+
+DEFAULT_ROOT = "outputs/cache"
+
+
+def cache_root() -> Path:
+    """The cache root: $TRANSPLANT_CACHE, else `outputs/cache` under the working directory."""
+    return Path(os.environ.get("TRANSPLANT_CACHE", DEFAULT_ROOT))
+
+
+def key_hash(key: dict[str, Any]) -> str:
+    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
+               root: str | os.PathLike | None = None) -> Path:
+    """Return the directory of entry (kind, key), calling `build(tmp_dir)` to make it if absent."""
+    base = Path(root) if root is not None else cache_root()
+    final = base / kind / key_hash(key)
+    if (final / "key.json").exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final) + ".lock"):
+        if (final / "key.json").exists():  # another process built it while we waited
+            return final
+        tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            build(tmp)
+            write_json(tmp / "key.json", key)  # written last: its presence marks a whole entry
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return final

@@ -1,0 +1,186 @@
+"""The typed config schema (Hydra structured configs) and the checks run before any model loads.
+
+The schema makes Hydra reject unknown keys and wrong types by name; `validate` checks values
+(ranges, known corpora, window within the model's context) and names the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # embedded model, tiny_* config, local directory or hub id
+    dtype: str = "float32"
+    seed: int = 0
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass
+class DataConfig:
+    domain: str = MISSING  # the target corpus
+    paths: list[str] = field(default_factory=list)  # text_files
+    hf_path: str | None = None  # hf_dataset
+    hf_name: str | None = None
+    hf_split: str = "train"
+    text_field: str = "text"
+    block_size: int = 128
+    validation_permille: int = 50
+    test_permille: int = 50
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    targets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainableConfig:
+    name: str = "all"  # all | lora | subset
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    patterns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+    train: bool = True
+    trainable: TrainableConfig = field(default_factory=TrainableConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 100
+    batch_size: int = 8
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = 1.0
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    log_every_n_steps: int = 10
+    enable_progress_bar: bool = True
+
+
+@dataclass
+class EvalConfig:
+    retention: str | None = "python_docs"  # the domain whose forgetting is measured
+    window: int = 256
+    stride: int = 128
+    max_tokens: int = 4096  # predicted tokens per evaluated domain (test split)
+    batch_size: int = 8
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "csv"  # csv | wandb | none
+    project: str = "transplant"
+    entity: str | None = None
+    mode: str = "offline"  # wandb: offline unless the user says online
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PathsConfig:
+    outputs: str = "outputs"
+    cache: str = "${paths.outputs}/cache"
+
+
+@dataclass
+class Config:
+    study: str = "default"
+    seed: int = 0
+    force: bool = False  # rerun a run whose status is done
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def register_schema() -> None:
+    ConfigStore.instance().store(name="_schema", node=Config)
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or unknown; the message names the key."""
+
+
+def _check(ok: bool, key: str, value: Any, accepted: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: expected {accepted}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check values before any model loads. Raises ConfigError naming the first bad key."""
+    from transplant.data.corpora import CORPORA
+    from transplant.methods import METHODS
+    from transplant.training.policies import POLICIES
+
+    corpora = ", ".join(sorted(CORPORA))
+    _check(cfg.method.name in METHODS, "method.name", cfg.method.name,
+           f"one of {', '.join(sorted(METHODS))}")
+    _check(cfg.data.domain in CORPORA, "data.domain", cfg.data.domain, f"one of {corpora}")
+    _check(cfg.eval.retention is None or cfg.eval.retention in CORPORA, "eval.retention",
+           cfg.eval.retention, f"null or one of {corpora}")
+    _check(cfg.method.trainable.name in POLICIES, "method.trainable.name",
+           cfg.method.trainable.name, f"one of {', '.join(POLICIES)}")
+    _check(cfg.model.dtype in ("float32", "bfloat16", "float16"), "model.dtype", cfg.model.dtype,
+           "float32, bfloat16 or float16")
+    _check(cfg.logger.name in ("csv", "wandb", "none"), "logger.name", cfg.logger.name,
+           "csv, wandb or none")
+    _check(cfg.logger.mode in ("offline", "online", "disabled"), "logger.mode",
+           cfg.logger.mode, "offline, online or disabled")
+    for key in ("trainer.max_steps",):
+        _check(_get(cfg, key) >= 0, key, _get(cfg, key), "an integer >= 0")
+    for key in ("trainer.batch_size", "trainer.accumulate_grad_batches", "data.block_size",
+                "eval.window", "eval.stride", "eval.max_tokens", "eval.batch_size",
+                "method.trainable.lora.r"):
+        _check(_get(cfg, key) > 0, key, _get(cfg, key), "an integer > 0")
+    _check(cfg.eval.stride <= cfg.eval.window, "eval.stride", cfg.eval.stride,
+           f"at most eval.window={cfg.eval.window}")
+    _check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
+    for key in ("data.validation_permille", "data.test_permille"):
+        _check(0 <= _get(cfg, key) <= 500, key, _get(cfg, key), "an integer in 0..500")
+    context = _context_length(cfg)
+    for key in ("eval.window", "data.block_size"):
+        _check(_get(cfg, key) <= context, key, _get(cfg, key),
+               f"at most the model's context length {context} ({cfg.model.name})")
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _context_length(cfg: DictConfig) -> int:
+    from transplant.models.embedded import EMBEDDED
+    from transplant.models.loading import ModelSpec, model_config
+
+    if cfg.model.name in EMBEDDED:  # known without dequantising the GGUF file
+        return EMBEDDED[cfg.model.name].context_length
+    config = model_config(ModelSpec(cfg.model.name, revision=cfg.model.revision,
+                                    trust_remote_code=cfg.model.trust_remote_code))
+    for attr in ("max_position_embeddings", "n_positions", "n_ctx"):
+        if getattr(config, attr, None):
+            return int(getattr(config, attr))
+    return 1 << 30

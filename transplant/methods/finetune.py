@@ -1,0 +1,40 @@
+"""full_ft and lora: fine-tune on the target domain's train split, then evaluate.
+
+The two differ only in the trainable-parameter policy (`method.trainable`), so baselines get
+the same data, token budget and evaluation by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from transplant.data.tokens import token_stream
+from transplant.methods.common import (
+    RunContext,
+    corpus_spec,
+    evaluate,
+    model_spec,
+    optim_spec,
+    policy_spec,
+    trainer_spec,
+)
+from transplant.models.loading import load_model
+from transplant.training.fit import fit
+from transplant.training.policies import apply_policy, count_parameters
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    model, tokenizer = load_model(model_spec(cfg))
+    model = apply_policy(model, policy_spec(cfg))
+    trainable, total = count_parameters(model)
+
+    trainer = trainer_spec(cfg)
+    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
+    train = token_stream(corpus_spec(cfg), "train", tokenizer, budget,
+                         cfg.data.validation_permille, cfg.data.test_permille)
+    stats = fit(model, train, cfg.data.block_size, trainer, optim_spec(cfg), cfg.seed,
+                logger=ctx.logger or False)
+    return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
+            **evaluate(model, tokenizer, cfg)}

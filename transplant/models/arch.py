@@ -1,0 +1,50 @@
+"""Per-family architecture maps: where each part of a model lives, as data.
+
+Surgery code asks the map ("where are the decoder layers?", "which config key holds the layer
+count?") instead of testing family names. A family is added by adding one `ArchMap` to
+`transplant/models/families.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ArchMap:
+    """Where the parts of one model family live. Paths are dotted attribute paths.
+
+    `layers`, `embed`, `pos_embed`, `final_norm` and `lm_head` are relative to the top model
+    (the `...ForCausalLM`); `attention` and `mlp` map role -> path relative to one decoder layer.
+    """
+
+    family: str
+    model_types: tuple[str, ...]
+    layers: str
+    embed: str
+    final_norm: str
+    lm_head: str
+    attention: dict[str, str]
+    mlp: dict[str, str]
+    num_layers_key: str  # config attribute holding the layer count
+    layer_index_attrs: tuple[str, ...] = ()  # per-layer attributes holding the layer's index
+    per_layer_config_keys: tuple[str, ...] = ()  # config lists with one entry per layer
+    pos_embed: str | None = None
+    conv1d: bool = False  # GPT-2 style Conv1D: weight is (in, out), not nn.Linear's (out, in)
+    lora_targets: tuple[str, ...] = field(default=())  # module names peft's LoRA targets
+
+    def layer_prefix(self, index: int) -> str:
+        """State-dict key prefix of decoder layer `index`, e.g. `model.layers.3.`."""
+        return f"{self.layers}.{index}."
+
+
+def get_submodule(root: nn.Module, path: str) -> nn.Module:
+    return root.get_submodule(path)
+
+
+def set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent_path, _, name = path.rpartition(".")
+    parent = root.get_submodule(parent_path) if parent_path else root
+    setattr(parent, name, module)

@@ -1,0 +1,39 @@
+"""Decoder-layer access through the architecture map: read, and replace with config kept in step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+from transformers import PreTrainedModel
+
+from transplant.models.families import arch_for
+
+
+def decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
+    return model.get_submodule(arch_for(model.config).layers)
+
+
+def set_decoder_layers(model: PreTrainedModel, layers: Sequence[nn.Module],
+                       source_indices: Sequence[int] | None = None) -> PreTrainedModel:
+    """Make `layers` the model's decoder stack, fixing the config's layer count, each layer's
+    index (the KV cache is addressed by it) and per-layer config lists.
+
+    `source_indices[i]` is the old index layer i came from; it selects the per-layer config
+    entries (e.g. sliding vs full attention) that travel with the layer.
+    """
+    arch = arch_for(model.config)
+    parent_path, _, name = arch.layers.rpartition(".")
+    setattr(model.get_submodule(parent_path), name, nn.ModuleList(layers))
+    setattr(model.config, arch.num_layers_key, len(layers))
+    for key in arch.per_layer_config_keys:
+        old = getattr(model.config, key, None)
+        if old is not None and source_indices is not None:
+            setattr(model.config, key, [old[i] for i in source_indices])
+    for i, layer in enumerate(layers):
+        for attr in arch.layer_index_attrs:
+            owner_path, _, field = attr.rpartition(".")
+            owner = layer.get_submodule(owner_path) if owner_path else layer
+            if hasattr(owner, field):
+                setattr(owner, field, i)
+    return model

@@ -1,0 +1,44 @@
+"""Peak memory of a block of work: resident set size sampled in a thread, plus CUDA peak.
+
+The process-wide `ru_maxrss` is useless inside a multirun (it never goes down between jobs),
+so RSS is sampled while the block runs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+import torch
+
+
+class PeakMemory:
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self._proc.memory_info().rss)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> PeakMemory:
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.peak_rss = self._proc.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_rss = max(self.peak_rss, self._proc.memory_info().rss)
+
+    def as_metrics(self) -> dict[str, float]:
+        out = {"peak_rss_mb": self.peak_rss / 2**20}
+        if torch.cuda.is_available():
+            out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        return out

@@ -1,0 +1,103 @@
+"""The run contract (DESIGN §5): one deterministic directory per grid point.
+
+outputs/<study>/<run-id>/ holds config.yaml, status.json (running | done | failed),
+metrics.json (written atomically, only for a finished run) and logs/. The run id comes from
+the overrides that identify the grid point, never from a clock, so a relaunched sweep finds
+its earlier runs and skips the finished ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transplant.atomic import read_json, write_json, write_text
+
+# Overrides that do not change a run's result, so they are not part of its identity.
+NON_IDENTITY = ("study", "experiment", "force", "paths.", "logger", "hydra.",
+                "trainer.enable_progress_bar", "trainer.log_every_n_steps")
+
+
+def identity(overrides: list[str]) -> dict[str, str]:
+    """The identifying `key=value` pairs of a job's command-line overrides, sorted by key."""
+    out = {}
+    for item in overrides:
+        key, _, value = item.lstrip("+~").partition("=")
+        if not any(key == p or (p.endswith(".") and key.startswith(p)) or key.startswith(p + ".")
+                   for p in NON_IDENTITY):
+            out[key] = value
+    return dict(sorted(out.items()))
+
+
+def run_id(ident: dict[str, str], max_len: int = 80) -> str:
+    """A readable, filesystem-safe directory name for an identity; hashed tail if long."""
+    if not ident:
+        return "default"
+    text = ",".join(f"{k}={v}" for k, v in ident.items())
+    safe = re.sub(r"[^A-Za-z0-9=,._+-]", "-", text)
+    if len(safe) <= max_len and safe == text:
+        return safe
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return f"{safe[: max_len - 11]}-{digest}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class RunRecord:
+    dir: Path
+    identity: dict[str, str]
+
+    @property
+    def status_path(self) -> Path:
+        return self.dir / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.dir / "metrics.json"
+
+    def status(self) -> dict[str, Any] | None:
+        return read_json(self.status_path) if self.status_path.exists() else None
+
+    def is_done(self) -> bool:
+        s = self.status()
+        return bool(s and s["status"] == "done" and self.metrics_path.exists())
+
+    def is_running_elsewhere(self) -> bool:
+        """True if another live process on this host is running this grid point now."""
+        s = self.status()
+        return bool(s and s["status"] == "running" and s.get("host") == socket.gethostname()
+                    and s.get("pid") != os.getpid() and _pid_alive(int(s.get("pid", -1))))
+
+    def start(self, config_yaml: str) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
+        write_text(self.dir / "config.yaml", config_yaml)
+        self._write_status("running", start=time.time())
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist
+        self._write_status("done", end=time.time())
+
+    def fail(self, error: str) -> None:
+        self._write_status("failed", end=time.time(), error=error)
+
+    def _write_status(self, status: str, **fields: Any) -> None:
+        old = self.status() or {}
+        record = {**old, **fields, "status": status, "identity": self.identity,
+                  "host": socket.gethostname(), "pid": os.getpid()}
+        write_json(self.status_path, record)

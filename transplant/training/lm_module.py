@@ -1,0 +1,71 @@
+"""Causal-LM training as a LightningModule: next-token loss, AdamW, warm-up + cosine."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from torch import nn
+
+
+class DivergenceError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """LR multiplier: linear warm-up to 1, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class CausalLMModule(L.LightningModule):
+    """Trains `model` (already wrapped by a trainable-parameter policy) on token blocks."""
+
+    def __init__(self, model: nn.Module, optim: OptimSpec, max_steps: int) -> None:
+        super().__init__()
+        self.model = model
+        self.optim = optim
+        self.max_steps = max_steps
+        self.tokens_seen = 0
+        self.train_seconds = 0.0
+        self._t0 = 0.0
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss = self.model(input_ids=batch, labels=batch).loss
+        if not torch.isfinite(loss):
+            raise DivergenceError(f"training loss is {loss.item()} at step {self.global_step}")
+        self.tokens_seen += batch.numel()
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def on_train_batch_start(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch: torch.Tensor, batch_idx: int) -> None:
+        dt = time.perf_counter() - self._t0
+        self.train_seconds += dt
+        self.log("train/tokens_per_s", batch.numel() / dt, prog_bar=True)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("no trainable parameters: the trainable-parameter policy froze all")
+        opt = torch.optim.AdamW(params, lr=self.optim.lr, betas=self.optim.betas,
+                                weight_decay=self.optim.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: warmup_cosine(s, self.optim.warmup_steps, self.max_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

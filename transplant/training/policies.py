@@ -1,0 +1,85 @@
+"""Trainable-parameter policies: which weights a method trains.
+
+`all` trains every weight; `lora` wraps the model with peft's LoRA on the family's attention
+projections (from the architecture map); `subset` trains the parameters whose names match
+one of the given regular expressions and freezes the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from torch import nn
+from transformers import PreTrainedModel
+
+from transplant.models.families import arch_for
+
+POLICIES = ("all", "lora", "subset")
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    targets: tuple[str, ...] = ()  # module names; empty = the family's `lora_targets`
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str = "all"
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    patterns: tuple[str, ...] = ()  # for `subset`: regexes over parameter names
+
+
+def apply_policy(model: PreTrainedModel, spec: PolicySpec) -> nn.Module:
+    """Set requires_grad by policy; returns the model to train (a peft wrapper for LoRA)."""
+    if spec.name == "all":
+        model.requires_grad_(True)
+        return model
+    if spec.name == "lora":
+        return _lora(model, spec.lora)
+    if spec.name == "subset":
+        return _subset(model, spec.patterns)
+    raise ValueError(f"trainable policy {spec.name!r} is not one of {POLICIES}")
+
+
+def _lora(model: PreTrainedModel, spec: LoraSpec) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    arch = arch_for(model.config)
+    config = LoraConfig(
+        r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+        target_modules=list(spec.targets or arch.lora_targets),
+        fan_in_fan_out=arch.conv1d,  # GPT-2's Conv1D stores weights as (in, out)
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def _subset(model: PreTrainedModel, patterns: Sequence[str]) -> nn.Module:
+    if not patterns:
+        raise ValueError("trainable policy 'subset' needs method.trainable.patterns (regexes)")
+    regexes = [re.compile(p) for p in patterns]
+    matched = 0
+    for name, param in model.named_parameters():
+        param.requires_grad_(any(r.search(name) for r in regexes))
+        matched += param.requires_grad
+    if matched == 0:
+        raise ValueError(f"method.trainable.patterns {list(patterns)} match no parameter; "
+                         f"names look like {next(iter(dict(model.named_parameters())))!r}")
+    return model
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; tied weights counted once."""
+    seen, trainable, total = set(), 0, 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable, total
