@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -115,4 +116,8 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any] | None:
     hc = HydraConfig.get()
-    return run_job(cfg, list(hc.overrides.task), multirun=hc.mode == RunMode.MULTIRUN)
+    try:
+        return run_job(cfg, list(hc.overrides.task), multirun=hc.mode == RunMode.MULTIRUN)
+    except ConfigError as e:  # the user's to fix: a message, not a traceback
+        print(f"transplant: config error: {e}", file=sys.stderr)
+        sys.exit(2)

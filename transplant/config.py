@@ -154,8 +154,8 @@ def validate(cfg: DictConfig) -> None:
                 "eval.window", "eval.stride", "eval.max_tokens", "eval.batch_size",
                 "method.trainable.lora.r"):
         _check(_get(cfg, key) > 0, key, _get(cfg, key), "an integer > 0")
-    _check(cfg.eval.stride <= cfg.eval.window, "eval.stride", cfg.eval.stride,
-           f"at most eval.window={cfg.eval.window}")
+    _check(cfg.eval.stride < cfg.eval.window, "eval.stride", cfg.eval.stride,
+           f"less than eval.window={cfg.eval.window} (each window needs context)")
     _check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
     for key in ("data.validation_permille", "data.test_permille"):
         _check(0 <= _get(cfg, key) <= 500, key, _get(cfg, key), "an integer in 0..500")

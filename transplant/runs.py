@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class RunRecord:
     def start(self, config_yaml: str) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
+        shutil.rmtree(self.dir / "logs", ignore_errors=True)
         write_text(self.dir / "config.yaml", config_yaml)
         self._write_status("running", start=time.time())
 

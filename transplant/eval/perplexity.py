@@ -1,10 +1,11 @@
 """Perplexity and bits per byte over a whole token stream (DESIGN §6).
 
 perplexity = exp(sum of token NLL / number of predicted tokens), never a mean of per-batch
-perplexities. Long streams are scored with the sliding-window protocol: windows of `window`
-tokens start every `stride` tokens, and each window scores only the tokens no earlier window
-scored, so every token after the first is predicted exactly once, with up to
-`window - stride` tokens of extra context.
+perplexities. Long streams are scored with a sliding window: the first window reads tokens
+[0, window) and scores targets 1..window-1; each next window ends `stride` tokens later, reads
+the `window` tokens before its end and scores only its last `stride` targets. Every token after
+the first is predicted exactly once, with at least `window - stride` tokens of context, and
+every forward pass has the same length. stride < window, so every target has context.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ class Window:
 
 def sliding_windows(n_tokens: int, window: int, stride: int) -> list[Window]:
     """Windows covering positions 1..n_tokens-1 as targets, each exactly once."""
-    if not 0 < stride <= window:
-        raise ValueError(f"eval.stride must be in 1..window ({window}), got {stride}")
-    out, scored_until = [], 1  # position 0 has no context: never a target
-    begin = 0
-    while scored_until < n_tokens:
-        end = min(begin + window, n_tokens)
-        out.append(Window(begin, end, scored_until))
-        scored_until = end
-        begin += stride
+    if not 0 < stride < window:
+        raise ValueError(f"eval.stride must be in 1..window-1 ({window - 1}), got {stride}: "
+                         "each window needs at least one token of context")
+    end = min(window, n_tokens)
+    out = [Window(0, end, 1)]
+    while end < n_tokens:
+        new_end = min(end + stride, n_tokens)
+        out.append(Window(max(0, new_end - window), new_end, end))
+        end = new_end
     return out
 
 
@@ -76,7 +77,7 @@ def perplexity(model: nn.Module, stream: TokenStream, window: int, stride: int,
     ids = stream.ids
     windows = sliding_windows(ids.numel(), window, stride)
     nll_sum, n_scored = 0.0, 0
-    # Windows of equal length batch together; only the last one can be shorter.
+    # Windows of equal length batch together (all of them, unless the stream is shorter).
     groups: dict[int, list[Window]] = {}
     for w in windows:
         groups.setdefault(w.end - w.begin, []).append(w)

@@ -3,7 +3,13 @@
 from transplant.models.arch import ArchMap
 from transplant.models.families import FAMILIES, UnsupportedFamilyError, arch_for
 from transplant.models.layers import decoder_layers, set_decoder_layers
-from transplant.models.loading import ModelLoadError, ModelSpec, known_models, load_model, model_config
+from transplant.models.loading import (
+    ModelLoadError,
+    ModelSpec,
+    known_models,
+    load_model,
+    model_config,
+)
 
 __all__ = [
     "FAMILIES", "ArchMap", "ModelLoadError", "ModelSpec", "UnsupportedFamilyError", "arch_for",

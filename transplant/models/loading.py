@@ -46,8 +46,11 @@ def model_config(spec: ModelSpec | str) -> PretrainedConfig:
     spec = ModelSpec(spec) if isinstance(spec, str) else spec
     if spec.name in TINY_CONFIGS:
         return TINY_CONFIGS[spec.name]
-    return AutoConfig.from_pretrained(_source(spec), revision=spec.revision,
-                                      trust_remote_code=spec.trust_remote_code)
+    try:
+        return AutoConfig.from_pretrained(_source(spec), revision=spec.revision,
+                                          trust_remote_code=spec.trust_remote_code)
+    except OSError as e:
+        raise ModelLoadError(_explain(spec, e)) from e
 
 
 def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -1,0 +1,82 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra.errors import ConfigCompositionException
+
+from tests.conftest import FAST, REPO, compose_cfg
+from transplant.config import ConfigError, validate
+
+EXPERIMENTS = sorted((REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def _sweep_methods(path: Path) -> list[str]:
+    params = (yaml.safe_load(path.read_text()).get("hydra") or {}).get("sweeper", {})
+    methods = params.get("params", {}).get("method")
+    return methods.split(",") if methods else [None]
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_names_its_command_first(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "# @package _global_"  # Hydra reads the package only on the first lines
+    assert lines[1].startswith("# ") and f"experiment={path.stem}" in lines[1] + lines[2]
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
+    for method in _sweep_methods(path):
+        overrides = [f"experiment={path.stem}", *([f"method={method}"] if method else []),
+                     "model=tiny_llama", "trainer.max_steps=1", "eval.max_tokens=64",
+                     "eval.window=64", "eval.stride=32", "data.block_size=32"]
+        metrics, run_dir = run(overrides, study=path.stem)
+        assert metrics is not None and (run_dir / "metrics.json").exists()
+        assert metrics["train_tokens"] == (0 if method == "zero_shot" else
+                                           compose_cfg([*FAST, *overrides]).trainer.batch_size * 32)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("trainer.max_steps=-1", "trainer.max_steps=-1 is invalid: expected an integer >= 0"),
+    ("data.domain=klingon", "data.domain='klingon' is invalid: expected one of fortunes, "),
+    ("eval.retention=nope", "eval.retention='nope' is invalid"),
+    ("eval.window=100000", "eval.window=100000 is invalid: expected at most the model's "
+                           "context length 512 (tiny_llama)"),
+    ("eval.stride=300", "eval.stride=300 is invalid: expected less than eval.window=256"),
+    ("method.trainable.name=some", "method.trainable.name='some' is invalid: expected one of "
+                                   "all, lora, subset"),
+    ("data.block_size=0", "data.block_size=0 is invalid: expected an integer > 0"),
+])
+def test_bad_value_names_the_key_and_accepted_values(override, message):
+    cfg = compose_cfg(["model=tiny_llama", override])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert message in str(err.value)
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigCompositionException, match="max_stepz"):
+        compose_cfg(["trainer.max_stepz=3"])
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigCompositionException, match="max_steps"):
+        compose_cfg(["trainer.max_steps=many"])
+
+
+def test_unknown_group_option_lists_available_ones():
+    out = subprocess.run([sys.executable, "-m", "transplant", "model=gpt9"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "Could not find 'model/gpt9'" in out.stderr
+    assert "Available options in 'model'" in out.stderr and "tiny_llama" in out.stderr
+
+
+def test_validation_happens_before_any_model_loads(tmp_path):
+    # A model that does not exist is never reached: the bad value stops the run first.
+    out = subprocess.run([sys.executable, "-m", "transplant", "model=tiny_llama",
+                          "trainer.max_steps=-5", f"paths.outputs={tmp_path}"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "trainer.max_steps=-5 is invalid" in out.stderr
+    assert [p.name for p in (tmp_path / "default").iterdir()] == ["_launches"]  # no run dir

@@ -1,0 +1,115 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from transplant.config import ConfigError
+from transplant.results.records import read_study
+from transplant.runs import identity, run_id
+
+
+def test_identity_keeps_only_overrides_that_change_the_result():
+    ident = identity(["study=s", "experiment=demo", "method=lora", "paths.outputs=/x",
+                      "logger=wandb", "trainer.enable_progress_bar=false", "seed=3",
+                      "force=true", "trainer.max_steps=5", "hydra.verbose=true"])
+    assert ident == {"method": "lora", "seed": "3", "trainer.max_steps": "5"}
+
+
+def test_run_id_is_deterministic_safe_and_bounded():
+    assert run_id({}) == "default"
+    assert run_id({"method": "lora", "seed": "1"}) == "method=lora,seed=1"
+    odd = run_id({"model.name": "/data/models/x y"})
+    assert "/" not in odd and " " not in odd and odd == run_id({"model.name": "/data/models/x y"})
+    assert odd != run_id({"model.name": "/data/models/x-y"})  # sanitising never merges runs
+    long = run_id({f"k{i}": "v" * 20 for i in range(10)})
+    assert len(long) <= 80
+
+
+def test_run_writes_the_contract(run):
+    metrics, run_dir = run(["method=zero_shot"])
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "logs", "metrics.json",
+                                                         "status.json"]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "done" and status["identity"]["method"] == "zero_shot"
+    assert json.loads((run_dir / "metrics.json").read_text())["target_ppl"] == metrics["target_ppl"]
+    for key in ("wall_s", "peak_rss_mb", "params_trainable", "train_tokens", "target_bpb",
+                "retention_ppl", "target_window", "target_stride"):
+        assert key in metrics
+
+
+def test_relaunched_run_is_skipped_and_untouched(run):
+    _, run_dir = run(["method=lora"])
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in run_dir.rglob("*") if p.is_file()}
+    again, _ = run(["method=lora"])
+    assert again is None
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_force_reruns_a_done_run(run):
+    _, run_dir = run(["method=zero_shot"])
+    first = json.loads((run_dir / "status.json").read_text())["start"]
+    metrics, _ = run(["method=zero_shot", "force=true"])
+    assert metrics is not None
+    assert json.loads((run_dir / "status.json").read_text())["start"] > first
+
+
+def test_done_run_with_another_config_is_not_reused(run):
+    # An experiment file edited after a run finished: same identity, different result config.
+    _, run_dir = run(["method=lora"])
+    config = run_dir / "config.yaml"
+    config.write_text(config.read_text().replace("lr: 0.001", "lr: 0.002"))
+    with pytest.raises(ConfigError, match=r"method.optim.lr: 0.002 -> 0.001.*force=true"):
+        run(["method=lora"])
+
+
+def test_diverging_run_is_marked_failed_and_sweep_goes_on(run):
+    metrics, run_dir = run(["method=full_ft", "method.optim.lr=1e12", "trainer.max_steps=6",
+                            "trainer.gradient_clip_val=null"], multirun=True)
+    assert metrics is None
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed"
+    assert "DivergenceError" in status["error"] or "FloatingPointError" in status["error"]
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_failure_outside_a_sweep_raises(run):
+    with pytest.raises(Exception, match="training loss is nan|metric .* is"):
+        run(["method=full_ft", "method.optim.lr=1e12", "trainer.max_steps=6",
+             "trainer.gradient_clip_val=null"])
+
+
+def test_killed_write_leaves_no_metrics_file(tmp_path):
+    # A child writes metrics.json atomically but is SIGKILLed mid-write (inside fsync).
+    target = tmp_path / "run" / "metrics.json"
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        from transplant import atomic
+        def hang(fd):
+            print("writing", flush=True); time.sleep(60)
+        os.fsync = hang
+        atomic.write_json({str(target)!r}, {{"target_ppl": 1.0, "pad": "x" * 100000}})
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not target.exists()
+    leftovers = list(target.parent.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].name.endswith(".tmp")  # never a metrics.json
+
+
+def test_run_killed_while_running_is_reported_incomplete_and_redone(run, tmp_path):
+    _, run_dir = run(["method=zero_shot"])
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "metrics.json").unlink()
+    status.update(status="running", pid=2**22 + 12345)  # a pid that no longer exists
+    (run_dir / "status.json").write_text(json.dumps(status))
+    records = read_study(run_dir.parent)
+    assert records.done.empty and [r for r, _ in records.incomplete] == [run_dir.name]
+    metrics, _ = run(["method=zero_shot"])
+    assert metrics is not None and read_study(run_dir.parent).incomplete == []

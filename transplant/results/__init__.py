@@ -1,0 +1,1 @@
+"""Results: read run records (never torch) and write tables."""
