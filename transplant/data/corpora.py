@@ -161,7 +161,7 @@ def load_corpus(spec: CorpusSpec | str) -> list[Document]:
     if spec.name not in CORPORA:
         raise CorpusUnavailableError(
             f"unknown corpus {spec.name!r}; available: {', '.join(sorted(CORPORA))}")
-    docs = CORPORA[spec.name](spec)
+    docs = [d for d in CORPORA[spec.name](spec) if d.text.strip()]  # e.g. empty __init__.py
     if not docs:
         raise CorpusUnavailableError(f"corpus {spec.name!r} has no documents")
     return docs

@@ -1,0 +1,60 @@
+import json
+import shutil
+
+import pytest
+
+from transplant.data.corpora import CORPORA, CorpusSpec, CorpusUnavailableError, load_corpus
+
+
+@pytest.mark.parametrize("name,min_docs", [("python_code", 500), ("python_docs", 50),
+                                           ("tweets", 30000), ("licenses", 5)])
+def test_builtin_corpora_have_documents_with_unique_ids(name, min_docs):
+    docs = load_corpus(name)
+    assert len(docs) >= min_docs
+    assert len({d.id for d in docs}) == len(docs)
+    assert all(d.text for d in docs)
+
+
+def test_tweets_are_labelled_with_three_classes():
+    labels = {d.label for d in load_corpus("tweets")}
+    assert labels == {"negative", "neutral", "positive"}
+
+
+@pytest.mark.skipif(shutil.which("bible") is None, reason="Debian bible-kjv not installed")
+def test_kjv_has_every_chapter():
+    docs = load_corpus("kjv")
+    assert len(docs) == 1189  # chapters of the Protestant canon
+    assert docs[0].id == "Genesis 1" and docs[0].text.startswith("1 In the beginning God")
+
+
+def test_fortunes_split_on_percent_lines():
+    try:
+        docs = load_corpus("fortunes")
+    except CorpusUnavailableError as e:
+        assert "fortunes-min" in str(e)
+        pytest.skip("Debian fortunes-min not installed")
+    assert len(docs) > 1000 and not any("\n%\n" in d.text for d in docs)
+
+
+def test_text_files_and_jsonl(tmp_path):
+    (tmp_path / "a.txt").write_text("first file")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": "one"}) + "\n" +
+                                      json.dumps({"text": "two"}) + "\n")
+    docs = load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "*"),)))
+    assert [d.text for d in docs] == ["first file", "one", "two"]
+
+
+def test_text_files_matching_nothing_names_the_paths(tmp_path):
+    with pytest.raises(CorpusUnavailableError, match="matched no files"):
+        load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "*.none"),)))
+
+
+def test_unknown_corpus_lists_the_available_ones():
+    with pytest.raises(CorpusUnavailableError) as err:
+        load_corpus("klingon")
+    assert all(name in str(err.value) for name in CORPORA)
+
+
+def test_hf_dataset_needs_a_path():
+    with pytest.raises(CorpusUnavailableError, match="data.hf_path"):
+        load_corpus("hf_dataset")

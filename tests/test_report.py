@@ -1,0 +1,52 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from tests.conftest import REPO
+from transplant.results.report import main
+
+
+def test_report_tables_match_run_records_and_list_failures(run, tmp_path, capsys):
+    m_zero, zero_dir = run(["method=zero_shot"], study="s")
+    m_lora, _ = run(["method=lora"], study="s")
+    _, bad_dir = run(["method=full_ft", "method.optim.lr=1e12", "trainer.max_steps=6",
+                      "trainer.gradient_clip_val=null"], study="s", multirun=True)
+    study = zero_dir.parent
+    assert main([str(study)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# s: 2 done, 1 failed, 0 incomplete")
+    assert f"- {bad_dir.name}: " in printed and "Failed:" in printed
+    assert "window 64, stride 32, 256 predicted tokens" in printed
+
+    table = pd.read_csv(study / "_report" / "report.csv").set_index("method")
+    assert table.loc["zero_shot", "target_ppl"] == m_zero["target_ppl"]
+    assert table.loc["lora", "retention_bpb"] == m_lora["retention_bpb"]
+    assert table.loc["lora", "train_tokens"] == m_lora["train_tokens"] > 0
+    md = (study / "_report" / "report.md").read_text()
+    assert md == printed.rstrip("\n") + "\n" or md.strip() == printed.strip()
+    tex = (study / "_report" / "report.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"target\_ppl" in tex
+
+
+def test_report_of_missing_study_says_so(tmp_path, capsys):
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert "no study directory" in capsys.readouterr().err
+
+
+def test_results_layer_imports_no_torch():
+    code = "import sys, transplant.results.report; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_unreadable_status_is_listed_not_fatal(tmp_path):
+    from transplant.results.records import read_study
+
+    (tmp_path / "st" / "r1").mkdir(parents=True)
+    (tmp_path / "st" / "r1" / "status.json").write_text("{not json")
+    (tmp_path / "st" / "r2").mkdir()
+    (tmp_path / "st" / "r2" / "status.json").write_text(json.dumps({"status": "done"}))
+    records = read_study(tmp_path / "st")
+    assert [r for r, _ in records.incomplete] == ["r1", "r2"]  # r2: done but no metrics.json
