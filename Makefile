@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/transplant-report outputs/demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
