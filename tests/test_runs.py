@@ -26,7 +26,7 @@ def test_run_id_is_deterministic_safe_and_bounded():
     assert "/" not in odd and " " not in odd and odd == run_id({"model.name": "/data/models/x y"})
     assert odd != run_id({"model.name": "/data/models/x-y"})  # sanitising never merges runs
     long = run_id({f"k{i}": "v" * 20 for i in range(10)})
-    assert len(long) <= 80
+    assert len(long) <= 160 and long != run_id({f"k{i}": "v" * 20 for i in range(11)})
 
 
 def test_run_writes_the_contract(run):

@@ -17,7 +17,9 @@ def test_multirun_logs_every_job_as_its_own_offline_wandb_run(tmp_path):
         env={**os.environ, "WANDB_SILENT": "true", "TRANSPLANT_CACHE": str(tmp_path / "c")})
     assert out.returncode == 0, out.stderr[-3000:]
     for method in ("zero_shot", "lora"):
-        run_dirs = [p for p in (tmp_path / "wb").iterdir() if f"method={method}" in p.name]
+        run_dirs = [p for p in (tmp_path / "wb").glob("*/status.json")
+                    if json.loads(p.read_text())["identity"]["method"] == method]
+        run_dirs = [p.parent for p in run_dirs]
         assert len(run_dirs) == 1
         files = list(run_dirs[0].glob("logs/wandb/offline-run-*/run-*.wandb"))
         assert len(files) == 1  # one W&B run per job, finished before the next began

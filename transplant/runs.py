@@ -36,8 +36,9 @@ def identity(overrides: list[str]) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def run_id(ident: dict[str, str], max_len: int = 80) -> str:
-    """A readable, filesystem-safe directory name for an identity; hashed tail if long."""
+def run_id(ident: dict[str, str], max_len: int = 160) -> str:
+    """A readable, filesystem-safe directory name for an identity; hashed tail if long
+    (names stay well under the usual 255-byte limit)."""
     if not ident:
         return "default"
     text = ",".join(f"{k}={v}" for k, v in ident.items())
