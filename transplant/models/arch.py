@@ -24,8 +24,8 @@ class ArchMap:
     model_types: tuple[str, ...]
     layers: str
     embed: str
-    final_norm: str
-    lm_head: str
+    final_norm: str | None  # None for post-norm encoders (BERT): each layer ends in its norm
+    lm_head: str | None  # None for encoders loaded without a head
     attention: dict[str, str]
     mlp: dict[str, str]
     num_layers_key: str  # config attribute holding the layer count
@@ -34,6 +34,9 @@ class ArchMap:
     pos_embed: str | None = None
     conv1d: bool = False  # GPT-2 style Conv1D: weight is (in, out), not nn.Linear's (out, in)
     lora_targets: tuple[str, ...] = field(default=())  # module names peft's LoRA targets
+    causal: bool = True  # a decoder LM (AutoModelForCausalLM); False: an encoder (AutoModel)
+    post_norm: bool = False  # layer norm after the residual add (BERT), not before
+    moe: bool = False  # the MLP is a mixture of experts (router + experts)
 
     def layer_prefix(self, index: int) -> str:
         """State-dict key prefix of decoder layer `index`, e.g. `model.layers.3.`."""

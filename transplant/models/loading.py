@@ -1,4 +1,4 @@
-"""`load_model(spec)`: one entry point for embedded, tiny, local-directory and hub models."""
+"""`load_model(spec)`: one entry point for embedded, tiny, zoo, local-directory and hub models."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoConfig,
+    AutoModel,
     AutoModelForCausalLM,
     AutoTokenizer,
     PretrainedConfig,
@@ -18,13 +19,15 @@ from transformers import (
 from transplant.models.embedded import EMBEDDED, embedded_model_dir
 from transplant.models.families import arch_for
 from transplant.models.tiny import TINY_CONFIGS, tiny_model
+from transplant.models.zoo import ZOO_PREFIX, zoo_model_dir
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load. `name`: an embedded model, a tiny config, a local directory or a hub id."""
+    """What to load. `name`: an embedded model, a tiny config, `zoo/<name>`, a local directory
+    or a hub id (the hub is contacted only for a hub id)."""
 
     name: str
     dtype: str = "float32"
@@ -54,7 +57,8 @@ def model_config(spec: ModelSpec | str) -> PretrainedConfig:
 
 
 def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load (model, tokenizer) in eval mode. The family must have an architecture map."""
+    """Load (model, tokenizer) in eval mode. The family must have an architecture map, and the
+    checkpoint must hold exactly the tensors the architecture expects."""
     spec = ModelSpec(spec) if isinstance(spec, str) else spec
     if spec.dtype not in DTYPES:
         raise ValueError(f"model.dtype {spec.dtype!r} is not one of {sorted(DTYPES)}")
@@ -62,22 +66,50 @@ def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokeni
         model, tokenizer = tiny_model(spec.name, seed=spec.seed)
         return model.to(DTYPES[spec.dtype]), tokenizer
     source = _source(spec)
-    config = model_config(spec)
-    arch_for(config)  # fail before loading weights if the family is unsupported
+    arch = arch_for(model_config(spec))  # fail before loading weights if unsupported
+    auto = AutoModelForCausalLM if arch.causal else AutoModel
     kwargs = dict(revision=spec.revision, trust_remote_code=spec.trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=DTYPES[spec.dtype], **kwargs)
+        # Mismatched shapes come back in `info` (and fail below, named) instead of a
+        # RuntimeError that only points at a log.
+        model, info = auto.from_pretrained(source, dtype=DTYPES[spec.dtype],
+                                           output_loading_info=True,
+                                           ignore_mismatched_sizes=True, **kwargs)
     except OSError as e:
         raise ModelLoadError(_explain(spec, e)) from e
+    _check_loading_info(spec.name, source, info)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.eval(), tokenizer
 
 
+def _check_loading_info(name: str, source: str, info: dict) -> None:
+    # transformers only warns about these and initialises missing weights at random, which
+    # would silently turn a damaged checkpoint into a different model.
+    problems = []
+    for key, what in (("missing_keys", "missing"), ("unexpected_keys", "unexpected"),
+                      ("mismatched_keys", "shape-mismatched")):
+        items = sorted(_describe(k) for k in info.get(key) or ())
+        if items:
+            shown = ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+            problems.append(f"{len(items)} {what} tensor(s): {shown}")
+    if problems:
+        raise ModelLoadError(f"model {name!r} at {source}: " + "; ".join(problems))
+
+
+def _describe(item: object) -> str:
+    if isinstance(item, tuple):  # (name, checkpoint shape, model shape)
+        name, *shapes = item
+        return f"{name} " + " != ".join(str(tuple(s)) for s in shapes)
+    return str(item)
+
+
 def _source(spec: ModelSpec) -> str:
     if spec.name in EMBEDDED:
         return str(embedded_model_dir(spec.name))
+    if spec.name.startswith(ZOO_PREFIX):
+        return str(zoo_model_dir(spec.name[len(ZOO_PREFIX):]))
     path = Path(spec.name).expanduser()
     if path.is_dir():
         return str(path)
