@@ -80,3 +80,36 @@ def test_validation_happens_before_any_model_loads(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0 and "trainer.max_steps=-5 is invalid" in out.stderr
     assert [p.name for p in (tmp_path / "default").iterdir()] == ["_launches"]  # no run dir
+
+
+def test_model_override_routes_paths_and_hub_ids_to_model_name(tmp_path):
+    from transplant.app import CONF_DIR, route_model_override
+
+    argv = ["model=tiny_llama", f"model={tmp_path}", "model=zoo/w128", "model=org/some-model",
+            "model=gpt9", "model=a,b", "method=lora"]
+    assert route_model_override(argv, CONF_DIR) == [
+        "model=tiny_llama", f"model.name={tmp_path}", "model.name=zoo/w128",
+        "model.name=org/some-model", "model=gpt9", "model=a,b", "method=lora"]
+
+
+def test_cli_runs_a_model_directory(tmp_path):
+    from transplant.models import load_model
+
+    model, tok = load_model("tiny_qwen2")
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    out = subprocess.run([sys.executable, "-m", "transplant", f"model={tmp_path / 'm'}",
+                          f"paths.outputs={tmp_path / 'o'}", "eval.max_tokens=64",
+                          "eval.window=32", "eval.stride=16", "trainer.enable_progress_bar=false"],
+                         cwd=REPO, capture_output=True, text=True,
+                         env={**__import__("os").environ, "TRANSPLANT_CACHE": str(tmp_path / "c")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    metrics = list((tmp_path / "o" / "default").glob("*/metrics.json"))
+    assert len(metrics) == 1 and "model.name=" in metrics[0].parent.name
+
+
+def test_encoder_is_refused_for_language_modelling():
+    cfg = compose_cfg(["model=tiny_bert", "method=lora"])
+    with pytest.raises(ConfigError, match="causal language model for method lora; tiny_bert is a "
+                                          "bert encoder"):
+        validate(cfg)

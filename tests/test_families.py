@@ -120,3 +120,11 @@ def test_mismatched_tensor_shape_is_named(tmp_path):
         {"model.layers.1.self_attn.q_proj.weight": torch.zeros(32, 64)}))
     with pytest.raises(ModelLoadError, match="model.layers.1.self_attn.q_proj.weight"):
         load_model(str(tmp_path))
+
+
+def test_the_same_layer_object_twice_is_refused():
+    model, _ = load_model("tiny_llama")
+    layers = list(decoder_layers(model))
+    with pytest.raises(ValueError, match="decoder layers 1 and 2 are the same module object"):
+        set_decoder_layers(model, [layers[0], layers[1], layers[1]])
+    assert len(decoder_layers(model)) == 4  # refused before anything changed

@@ -27,7 +27,9 @@ def test_stride_must_leave_context(stride):
 
 
 def _stream(ids: torch.Tensor, n_bytes: int) -> TokenStream:
-    return TokenStream(ids, n_bytes, 1, "test", "test")
+    scored = torch.ones_like(ids, dtype=torch.bool)
+    scored[0] = False
+    return TokenStream(ids, scored, n_bytes, 1, "test", "test")
 
 
 def _context_start(t: int, n: int, window: int, stride: int) -> int:
@@ -63,11 +65,26 @@ def test_perplexity_is_not_a_mean_of_batch_perplexities():
     assert one.n_predicted == many.n_predicted == 63
 
 
-def test_bits_per_byte_counts_document_bytes_and_separators(tokenizer):
+def test_bits_per_byte_counts_document_bytes_only(tokenizer):
     # Byte tokenizer on ASCII: one token per byte, so bits/byte = nats/token / ln 2 exactly.
     docs = [Document("a", "hello world"), Document("b", "def f(x):\n    return x")]
-    ids, n_bytes, n_docs = build_stream(docs, tokenizer, max_tokens=1000)
-    assert n_docs == 2 and n_bytes == ids.numel() - 1 == len(docs[0].text) + len(docs[1].text) + 2
+    ids, scored, n_bytes, n_docs = build_stream(docs, tokenizer, max_tokens=1000)
+    assert n_docs == 2 and n_bytes == int(scored.sum()) == len(docs[0].text) + len(docs[1].text)
     model, _ = load_model("tiny_llama")
-    r = perplexity(model, TokenStream(ids, n_bytes, 2, "x", "test"), 16, 8, progress=False)
+    r = perplexity(model, TokenStream(ids, scored, n_bytes, 2, "x", "test"), 16, 8,
+                   progress=False)
     assert r.bpb == pytest.approx(r.nll / math.log(2), rel=1e-12)
+
+
+def test_separators_are_context_not_targets(tokenizer):
+    docs = [Document(str(i), "abc " * 5) for i in range(6)]
+    ids, scored, n_bytes, _ = build_stream(docs, tokenizer, max_tokens=1000)
+    model, _ = load_model("tiny_llama")
+    got = perplexity(model, TokenStream(ids, scored, n_bytes, 6, "x", "t"), 32, 16, progress=False)
+    with torch.no_grad():  # independent: the full-sequence NLL at document tokens only
+        logp = torch.log_softmax(model(input_ids=ids[None, :32]).logits[0].double(), -1)
+    nll_first_window = -sum(logp[t - 1, ids[t]].item() for t in range(1, 32) if scored[t])
+    one_window = perplexity(model, TokenStream(ids[:32], scored[:32], 0, 1, "x", "t"), 32, 16,
+                            progress=False)
+    assert one_window.nll_sum == pytest.approx(nll_first_window, rel=1e-6)
+    assert got.n_predicted == 6 * 20 and (ids[~scored] == tokenizer.eos_token_id).all()

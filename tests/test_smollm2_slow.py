@@ -28,7 +28,7 @@ def test_cached_model_equals_the_gguf_model(smol):
     model, tokenizer = smol
     emb = EMBEDDED["smollm2_135m"]
     src = package_dir(emb.package, emb.pip_name)
-    gguf = AutoModelForCausalLM.from_pretrained(src, gguf_file=emb.gguf_file, dtype=torch.float32)
+    gguf = AutoModelForCausalLM.from_pretrained(src, gguf_file=emb.file, dtype=torch.float32)
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.equal(model(ids).logits, gguf(ids).logits)
@@ -58,10 +58,11 @@ def test_perplexity_matches_hf_loss_window_by_window(smol):
             begin = max(0, new_end - 128)
             labels = ids[begin:new_end].clone()
             labels[: max(1, end - begin)] = -100
+            labels[~stream.scored[begin:new_end]] = -100
             n = int((labels[1:] != -100).sum())
             nll += model(input_ids=ids[None, begin:new_end], labels=labels[None]).loss.item() * n
             count, end = count + n, new_end
-    assert count == result.n_predicted == 384
+    assert count == result.n_predicted == 384 and stream.n_predicted == 384
     assert result.ppl == pytest.approx(math.exp(nll / count), rel=1e-4)
     assert 5 < result.ppl < 40  # a pretrained model on Python's own docs
 

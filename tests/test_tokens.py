@@ -9,18 +9,19 @@ from transplant.data.tokens import build_stream, token_stream, tokenizer_hash
 def test_stream_layout_and_budget(tokenizer):
     eos = tokenizer.eos_token_id
     docs = [Document("a", "abc"), Document("b", "defgh"), Document("c", "xyz")]
-    ids, n_bytes, n_docs = build_stream(docs, tokenizer, max_tokens=6)
-    # [eos] abc [eos] de  -> 6 predicted tokens; the cut document counts its kept bytes only
+    ids, scored, n_bytes, n_docs = build_stream(docs, tokenizer, max_tokens=5)
+    # [eos] abc [eos] de  -> 5 scored tokens; the cut document counts its kept bytes only
     assert ids.tolist() == [eos, *b"abc", eos, *b"de"]
-    assert (n_bytes, n_docs) == (3 + 1 + 2, 2)
+    assert scored.tolist() == [False, True, True, True, False, True, True]
+    assert (n_bytes, n_docs) == (3 + 2, 2)
 
 
 def test_cut_document_counts_multibyte_prefix_exactly():
     from transplant.models.tokenizer import byte_tokenizer
 
     tok = byte_tokenizer()
-    ids, n_bytes, _ = build_stream([Document("a", "héllo")], tok, max_tokens=4)
-    assert ids.numel() - 1 == 4 and n_bytes == 4  # h + é (2 bytes) + l
+    ids, scored, n_bytes, _ = build_stream([Document("a", "héllo")], tok, max_tokens=4)
+    assert int(scored.sum()) == 4 and n_bytes == 4  # h + é (2 bytes) + l
 
 
 def test_split_is_deterministic_disjoint_and_order_free():

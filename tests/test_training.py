@@ -24,8 +24,8 @@ QUIET = dict(enable_progress_bar=False, log_every_n_steps=1)
 
 def _stream(tokenizer, n=4096):
     docs = [Document(str(i), f"sample text number {i}, with some words.") for i in range(400)]
-    ids, n_bytes, n_docs = build_stream(docs, tokenizer, n)
-    return TokenStream(ids, n_bytes, n_docs, "synthetic", "train")
+    ids, scored, n_bytes, n_docs = build_stream(docs, tokenizer, n)
+    return TokenStream(ids, scored, n_bytes, n_docs, "synthetic", "train")
 
 
 def test_warmup_cosine_schedule():

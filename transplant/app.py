@@ -106,6 +106,24 @@ def _summary(metrics: dict[str, Any]) -> str:
     return ", ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
 
 
+def route_model_override(argv: list[str], conf_dir: str) -> list[str]:
+    """`model=<dir>`, `model=zoo/<name>` and `model=<org>/<hub id>` mean `model.name=...`.
+
+    Hydra only knows the group's files; a value that is no file in conf/model/ but looks like a
+    path or hub id is passed as the model name. Plain unknown names still get Hydra's list of
+    available options.
+    """
+    out = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if (key == "model" and eq and "," not in value
+                and not (Path(conf_dir) / "model" / f"{value}.yaml").exists()
+                and ("/" in value or Path(value).expanduser().is_dir())):
+            arg = f"model.name={value}"
+        out.append(arg)
+    return out
+
+
 register_schema()
 
 
@@ -113,8 +131,13 @@ register_schema()
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
+def main() -> None:
+    sys.argv[1:] = route_model_override(sys.argv[1:], CONF_DIR)
+    hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> dict[str, Any] | None:
+def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     hc = HydraConfig.get()
     try:
         return run_job(cfg, list(hc.overrides.task), multirun=hc.mode == RunMode.MULTIRUN)

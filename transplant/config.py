@@ -119,6 +119,10 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="_schema", node=Config)
 
 
+# Methods that train or evaluate a causal language model (perplexity).
+LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain")
+
+
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the key."""
 
@@ -159,7 +163,13 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
     for key in ("data.validation_permille", "data.test_permille"):
         _check(0 <= _get(cfg, key) <= 500, key, _get(cfg, key), "an integer in 0..500")
-    context = _context_length(cfg)
+    family, context = _model_facts(cfg)
+    if cfg.method.name in LM_METHODS:
+        from transplant.models.families import FAMILIES
+
+        _check(FAMILIES[family].causal, "model.name", cfg.model.name,
+               f"a causal language model for method {cfg.method.name}; {cfg.model.name} is a "
+               f"{family} encoder")
     for key in ("eval.window", "data.block_size"):
         _check(_get(cfg, key) <= context, key, _get(cfg, key),
                f"at most the model's context length {context} ({cfg.model.name})")
@@ -172,15 +182,19 @@ def _get(cfg: DictConfig, key: str) -> Any:
     return node
 
 
-def _context_length(cfg: DictConfig) -> int:
+def _model_facts(cfg: DictConfig) -> tuple[str, int]:
+    """(family, context length) of the configured model, from its config alone."""
     from transplant.models.embedded import EMBEDDED
+    from transplant.models.families import arch_for
     from transplant.models.loading import ModelSpec, model_config
 
     if cfg.model.name in EMBEDDED:  # known without dequantising the GGUF file
-        return EMBEDDED[cfg.model.name].context_length
+        emb = EMBEDDED[cfg.model.name]
+        return emb.family, emb.context_length
     config = model_config(ModelSpec(cfg.model.name, revision=cfg.model.revision,
                                     trust_remote_code=cfg.model.trust_remote_code))
+    family = arch_for(config).family
     for attr in ("max_position_embeddings", "n_positions", "n_ctx"):
         if getattr(config, attr, None):
-            return int(getattr(config, attr))
-    return 1 << 30
+            return family, int(getattr(config, attr))
+    return family, 1 << 30

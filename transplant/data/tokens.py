@@ -1,7 +1,9 @@
 """Tokenised splits as one token stream, cached by corpus content + tokenizer + budget.
 
-Stream layout: [eos] doc_1 [eos] doc_2 [eos] ... The leading separator gives the first
-document's first token a context, so every document token is a predicted token.
+Stream layout: [sep] doc_1 [sep] doc_2 [sep] ... where sep is the tokenizer's BOS token if it
+marks document starts (Gemma, Llama-2), else its EOS token. The leading separator gives the
+first document's first token a context. Separators are context only: the scored targets are
+the document tokens, so perplexity and bits/byte measure the text, not the boundary markers.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ from transplant.data.split import SPLITS, split_documents
 
 @dataclass(frozen=True)
 class TokenStream:
-    """Token ids of a split (1-D int64) and the UTF-8 bytes of the text they cover.
-
-    `n_bytes` counts document text bytes plus one byte per predicted separator, so
-    bits/byte = sum NLL / (ln 2 * n_bytes) covers exactly the predicted tokens.
-    """
+    """Token ids of a split (1-D int64), which positions are scored targets (1-D bool:
+    document tokens, not separators), and the UTF-8 bytes of the scored text."""
 
     ids: torch.Tensor
+    scored: torch.Tensor
     n_bytes: int
     n_docs: int
     domain: str
@@ -36,7 +36,7 @@ class TokenStream:
 
     @property
     def n_predicted(self) -> int:
-        return self.ids.numel() - 1
+        return int(self.scored.sum())
 
 
 def tokenizer_hash(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -56,29 +56,42 @@ def corpus_hash(docs: list[Document]) -> str:
     return h.hexdigest()[:16]
 
 
-def build_stream(docs: list[Document], tokenizer: PreTrainedTokenizerBase,
-                 max_tokens: int) -> tuple[torch.Tensor, int, int]:
-    """Tokenise documents in order until the stream holds `max_tokens` predicted tokens.
+def separator(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The document separator: BOS if the tokenizer starts documents with it, else EOS."""
+    bos = tokenizer.bos_token_id
+    if bos is not None and tokenizer("a").input_ids[:1] == [bos]:
+        return bos
+    if tokenizer.eos_token_id is None:
+        raise ValueError("the tokenizer has neither a BOS it adds nor an EOS token")
+    return tokenizer.eos_token_id
 
-    Returns (ids, n_bytes, n_docs). A document cut by the budget counts the bytes of its
-    kept prefix exactly, through the tokenizer's character offsets.
+
+def build_stream(docs: list[Document], tokenizer: PreTrainedTokenizerBase,
+                 max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Tokenise documents in order until the stream holds `max_tokens` scored tokens.
+
+    Returns (ids, scored, n_bytes, n_docs). A document cut by the budget counts the bytes of
+    its kept prefix exactly, through the tokenizer's character offsets.
     """
-    sep = tokenizer.eos_token_id
-    ids, n_bytes, n_docs = [sep], 0, 0
+    sep = separator(tokenizer)
+    ids, scored, n_bytes, n_docs = [sep], [False], 0, 0
     for doc in docs:
-        room = max_tokens - (len(ids) - 1)
+        room = max_tokens - sum(scored)
         if room <= 0:
             break
+        if n_docs:
+            ids.append(sep)
+            scored.append(False)
         enc = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True)
-        toks = enc["input_ids"]
-        if len(toks) < room:
-            ids += toks + [sep]
-            n_bytes += len(doc.text.encode()) + 1
-        else:
-            ids += toks[:room]
-            n_bytes += len(doc.text[: enc["offset_mapping"][room - 1][1]].encode())
+        toks = enc["input_ids"][:room]
+        ids += toks
+        scored += [True] * len(toks)
+        end = len(doc.text) if len(toks) == len(enc["input_ids"]) else \
+            enc["offset_mapping"][room - 1][1]
+        n_bytes += len(doc.text[:end].encode())
         n_docs += 1
-    return torch.tensor(ids, dtype=torch.int64), n_bytes, n_docs
+    return (torch.tensor(ids, dtype=torch.int64), torch.tensor(scored, dtype=torch.bool),
+            n_bytes, n_docs)
 
 
 def token_stream(corpus: CorpusSpec | str, split: str, tokenizer: PreTrainedTokenizerBase,
@@ -92,17 +105,18 @@ def token_stream(corpus: CorpusSpec | str, split: str, tokenizer: PreTrainedToke
     key = {"corpus": asdict(corpus), "content": corpus_hash(docs), "split": split,
            "tokenizer": tokenizer_hash(tokenizer), "max_tokens": max_tokens,
            "validation_permille": validation_permille, "test_permille": test_permille,
-           "format": 1}
+           "format": 2}
 
     def build(out: Path) -> None:
         part = split_documents(docs, validation_permille, test_permille)[split]
-        ids, n_bytes, n_docs = build_stream(part, tokenizer, max_tokens)
-        save_file({"ids": ids}, out / "tokens.safetensors")
+        ids, scored, n_bytes, n_docs = build_stream(part, tokenizer, max_tokens)
+        save_file({"ids": ids, "scored": scored}, out / "tokens.safetensors")
         (out / "meta.json").write_text(json.dumps({"n_bytes": n_bytes, "n_docs": n_docs}))
 
     entry = cached_dir("tokens", key, build)
     meta = json.loads((entry / "meta.json").read_text())
-    ids = load_file(entry / "tokens.safetensors")["ids"]
-    if ids.numel() < 2:
+    tensors = load_file(entry / "tokens.safetensors")
+    if tensors["ids"].numel() < 2:
         raise ValueError(f"corpus {corpus.name!r} split {split!r} is empty")
-    return TokenStream(ids, meta["n_bytes"], meta["n_docs"], corpus.name, split)
+    return TokenStream(tensors["ids"], tensors["scored"], meta["n_bytes"], meta["n_docs"],
+                       corpus.name, split)

@@ -28,7 +28,8 @@ class Window:
 
 
 def sliding_windows(n_tokens: int, window: int, stride: int) -> list[Window]:
-    """Windows covering positions 1..n_tokens-1 as targets, each exactly once."""
+    """Windows covering positions 1..n_tokens-1 as targets, each exactly once (positions a
+    stream marks unscored, such as document separators, are then masked)."""
     if not 0 < stride < window:
         raise ValueError(f"eval.stride must be in 1..window-1 ({window - 1}), got {stride}: "
                          "each window needs at least one token of context")
@@ -88,6 +89,8 @@ def perplexity(model: nn.Module, stream: TokenStream, window: int, stride: int,
         targets = inputs[:, 1:].clone()
         for row, w in enumerate(batch):
             targets[row, : w.first_target - w.begin - 1] = -100  # scored by an earlier window
+            unscored = ~stream.scored[w.begin + 1:w.end].to(device)  # separators: context only
+            targets[row][unscored] = -100
         logits = model(input_ids=inputs).logits[:, :-1].float()
         nll_sum += nn.functional.cross_entropy(
             logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100,

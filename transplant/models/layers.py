@@ -23,6 +23,13 @@ def set_decoder_layers(model: PreTrainedModel, layers: Sequence[nn.Module],
     entries (e.g. sliding vs full attention) that travel with the layer.
     """
     arch = arch_for(model.config)
+    first_seen: dict[int, int] = {}
+    for i, layer in enumerate(layers):
+        j = first_seen.setdefault(id(layer), i)
+        if j != i:
+            raise ValueError(
+                f"decoder layers {j} and {i} are the same module object; pass a copy "
+                "(copy.deepcopy): each position needs its own layer index for the KV cache")
     parent_path, _, name = arch.layers.rpartition(".")
     setattr(model.get_submodule(parent_path), name, nn.ModuleList(layers))
     setattr(model.config, arch.num_layers_key, len(layers))
