@@ -57,6 +57,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         with PeakMemory() as memory:
             metrics = METHODS[cfg.method.name](cfg, RunContext(record.dir, logger))
         _check_finite(metrics)
+        # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
                    **metrics, **memory.as_metrics(), "wall_s": time.time() - start}
     except Exception as e:

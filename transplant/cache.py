@@ -31,16 +31,29 @@ def key_hash(key: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+class CacheKeyMismatchError(ValueError):
+    """A named entry exists but was built from another key."""
+
+
 def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
                root: str | os.PathLike | None = None) -> Path:
     """Return the directory of entry (kind, key), calling `build(tmp_dir)` to make it if absent."""
+    return named_dir(kind, key_hash(key), key, build, root)
+
+
+def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path], None],
+              root: str | os.PathLike | None = None) -> Path:
+    """Like `cached_dir`, but the entry has a human name (e.g. a zoo model): an existing entry
+    of that name built from another key is an error, never silently reused or replaced."""
     base = Path(root) if root is not None else cache_root()
-    final = base / kind / key_hash(key)
+    final = base / kind / name
     if (final / "key.json").exists():
+        _check_key(final, key)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(final) + ".lock"):
         if (final / "key.json").exists():  # another process built it while we waited
+            _check_key(final, key)
             return final
         tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -54,3 +67,14 @@ def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+
+def _check_key(entry: Path, key: dict[str, Any]) -> None:
+    stored = json.loads((entry / "key.json").read_text())
+    want = json.loads(json.dumps(key, sort_keys=True, default=str))
+    if stored != want:
+        diffs = [f"{k}: {stored.get(k)!r} != {want.get(k)!r}" for k in sorted(set(stored) | set(want))
+                 if stored.get(k) != want.get(k)]
+        raise CacheKeyMismatchError(
+            f"{entry} was built from another recipe ({'; '.join(diffs[:5])}); choose another "
+            "name, or delete the entry to rebuild it")

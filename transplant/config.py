@@ -58,11 +58,29 @@ class OptimConfig:
 
 
 @dataclass
+class RecipeConfig:
+    """method=pretrain: the model trained from scratch, kept as zoo/<name>."""
+
+    name: str = "unnamed"
+    family: str = "llama"
+    layers: int = 4
+    hidden: int = 128
+    heads: int = 4
+    kv_heads: int | None = None
+    intermediate: int | None = None
+    context: int = 512
+    tie_embeddings: bool = True
+    tokenizer: str = "smollm2_135m"  # borrowed from an embedded (or any) model
+    corpora: list[str] = field(default_factory=lambda: ["python_code", "python_docs"])
+
+
+@dataclass
 class MethodConfig:
     name: str = MISSING
     train: bool = True
     trainable: TrainableConfig = field(default_factory=TrainableConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
 
 
 @dataclass
@@ -163,6 +181,9 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
     for key in ("data.validation_permille", "data.test_permille"):
         _check(0 <= _get(cfg, key) <= 500, key, _get(cfg, key), "an integer in 0..500")
+    if cfg.method.name == "pretrain":
+        _validate_recipe(cfg)
+        return  # the model does not exist yet: its recipe is what to check
     family, context = _model_facts(cfg)
     if cfg.method.name in LM_METHODS:
         from transplant.models.families import FAMILIES
@@ -173,6 +194,27 @@ def validate(cfg: DictConfig) -> None:
     for key in ("eval.window", "data.block_size"):
         _check(_get(cfg, key) <= context, key, _get(cfg, key),
                f"at most the model's context length {context} ({cfg.model.name})")
+
+
+def _validate_recipe(cfg: DictConfig) -> None:
+    from transplant.data.corpora import CORPORA
+    from transplant.models.recipes import PRETRAIN_FAMILIES
+    from transplant.models.zoo import NAME
+
+    r = cfg.method.recipe
+    _check(bool(NAME.match(r.name)) and r.name != "unnamed", "method.recipe.name", r.name,
+           "a zoo name of letters, digits, '_', '.', '-' (the model is then model=zoo/<name>)")
+    _check(r.family in PRETRAIN_FAMILIES, "method.recipe.family", r.family,
+           f"one of {', '.join(PRETRAIN_FAMILIES)}")
+    for key in ("layers", "hidden", "heads", "context"):
+        _check(r[key] > 0, f"method.recipe.{key}", r[key], "an integer > 0")
+    _check(r.hidden % r.heads == 0, "method.recipe.heads", r.heads,
+           f"a divisor of method.recipe.hidden={r.hidden}")
+    _check(len(r.corpora) > 0 and all(c in CORPORA for c in r.corpora), "method.recipe.corpora",
+           list(r.corpora), f"a non-empty list of {', '.join(sorted(CORPORA))}")
+    for key in ("eval.window", "data.block_size"):
+        _check(_get(cfg, key) <= r.context, key, _get(cfg, key),
+               f"at most method.recipe.context={r.context}")
 
 
 def _get(cfg: DictConfig, key: str) -> Any:

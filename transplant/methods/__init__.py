@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods import finetune, zero_shot
+from transplant.methods import finetune, pretrain, zero_shot
 from transplant.methods.common import RunContext
 
 Method = Callable[[DictConfig, RunContext], dict[str, Any]]
@@ -14,6 +14,7 @@ METHODS: dict[str, Method] = {
     "zero_shot": zero_shot.run,
     "full_ft": finetune.run,
     "lora": finetune.run,
+    "pretrain": pretrain.run,
 }
 
 __all__ = ["METHODS", "Method", "RunContext"]

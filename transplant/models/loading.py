@@ -84,6 +84,16 @@ def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokeni
     return model.eval(), tokenizer
 
 
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """The tokenizer of a model (embedded, tiny, zoo, directory or hub id), without weights."""
+    if name in TINY_CONFIGS:
+        return tiny_model(name)[1]
+    tokenizer = AutoTokenizer.from_pretrained(_source(ModelSpec(name)))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def _check_loading_info(name: str, source: str, info: dict) -> None:
     # transformers only warns about these and initialises missing weights at random, which
     # would silently turn a damaged checkpoint into a different model.

@@ -1,6 +1,7 @@
 """The zoo: small models trained from scratch by `method=pretrain`, addressed as `zoo/<name>`.
 
-Each lives in `<cache>/zoo/<name>/` as an ordinary model directory with its `recipe.json`.
+Each lives in `<cache>/zoo/<name>/` as an ordinary model directory; its `key.json` is the
+recipe that built it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def zoo_model_dir(name: str) -> Path:
     if not NAME.match(name):
         raise ValueError(f"zoo model name {name!r}: use letters, digits, '_', '.', '-'")
     path = zoo_dir() / name
-    if not (path / "recipe.json").exists():
-        built = sorted(p.name for p in zoo_dir().glob("*") if (p / "recipe.json").exists()) \
+    if not (path / "key.json").exists():
+        built = sorted(p.name for p in zoo_dir().glob("*") if (p / "key.json").exists()) \
             if zoo_dir().is_dir() else []
         raise ZooModelMissingError(
             f"zoo model {name!r} is not built in {zoo_dir()} (built: {built or 'none'}); "

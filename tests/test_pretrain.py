@@ -1,0 +1,72 @@
+import json
+
+import pytest
+import torch
+
+from tests.conftest import compose_cfg
+from transplant.cache import CacheKeyMismatchError
+from transplant.config import ConfigError, validate
+from transplant.models import load_model
+from transplant.models.loading import load_tokenizer
+from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
+from transplant.models.zoo import ZooModelMissingError
+
+TINY = ["method=pretrain", "method.recipe.tokenizer=tiny_llama", "method.recipe.hidden=32",
+        "method.recipe.heads=2", "method.recipe.layers=2", "trainer.max_steps=3"]
+
+
+@pytest.mark.parametrize("family", PRETRAIN_FAMILIES)
+def test_recipe_builds_each_family_with_the_requested_shape(family):
+    recipe = ModelRecipe(family=family, layers=3, hidden=48, heads=4, context=128)
+    model = init_model(recipe, load_tokenizer("tiny_llama"), seed=0)
+    config = model.config
+    assert config.vocab_size == 257 and config.hidden_size == 48
+    assert model.get_input_embeddings().weight.shape == (257, 48)
+    out = model(input_ids=torch.tensor([[256, 1, 2, 3]])).logits
+    assert out.shape == (1, 4, 257) and torch.isfinite(out).all()
+    again = init_model(recipe, load_tokenizer("tiny_llama"), seed=0)
+    other = init_model(recipe, load_tokenizer("tiny_llama"), seed=1)
+    emb = model.get_input_embeddings().weight
+    assert torch.equal(emb, again.get_input_embeddings().weight)
+    assert not torch.equal(emb, other.get_input_embeddings().weight)
+
+
+def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
+    metrics, run_dir = run([*TINY, "method.recipe.name=z1"])
+    assert metrics["model"] == "zoo/z1" and metrics["reused"] is False
+    assert metrics["train_tokens"] == 3 * 2 * 32 and metrics["val_ppl_python_code"] > 1
+    zoo = tmp_path / "out" / "cache" / "zoo" / "z1"
+    assert json.loads((zoo / "key.json").read_text())["recipe"]["hidden"] == 32
+    # Addressable as an ordinary model afterwards, with the weights that were trained.
+    monkeypatch.setenv("TRANSPLANT_CACHE", str(tmp_path / "out" / "cache"))
+    model, _ = load_model("zoo/z1")
+    assert model.config.hidden_size == 32 and model.config.num_hidden_layers == 2
+    again, _ = run([*TINY, "method.recipe.name=z1", "force=true"])
+    assert again["reused"] is True and again["target_ppl"] == metrics["target_ppl"]
+
+
+def test_a_zoo_name_never_means_two_recipes(run):
+    run([*TINY, "method.recipe.name=z2"])
+    with pytest.raises(CacheKeyMismatchError, match=r"another recipe \(recipe: .*'hidden': 32"):
+        run([*TINY, "method.recipe.name=z2", "method.recipe.hidden=64"])
+
+
+def test_missing_zoo_model_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSPLANT_CACHE", str(tmp_path))
+    with pytest.raises(ZooModelMissingError, match="method.recipe.name=nope"):
+        load_model("zoo/nope")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("method.recipe.name=unnamed", "method.recipe.name='unnamed' is invalid"),
+    ("method.recipe.family=bert", "method.recipe.family='bert' is invalid: expected one of"),
+    ("method.recipe.heads=3", "method.recipe.heads=3 is invalid: expected a divisor of "
+                              "method.recipe.hidden=32"),
+    ("method.recipe.corpora=[klingon]", "method.recipe.corpora=['klingon'] is invalid"),
+    ("eval.window=1024", "eval.window=1024 is invalid: expected at most method.recipe.context"),
+])
+def test_bad_recipe_names_the_key(override, message):
+    cfg = compose_cfg([*TINY, "method.recipe.name=ok", override])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert message in str(err.value)
