@@ -73,7 +73,8 @@ def _check_key(entry: Path, key: dict[str, Any]) -> None:
     stored = json.loads((entry / "key.json").read_text())
     want = json.loads(json.dumps(key, sort_keys=True, default=str))
     if stored != want:
-        diffs = [f"{k}: {stored.get(k)!r} != {want.get(k)!r}" for k in sorted(set(stored) | set(want))
+        keys = sorted(set(stored) | set(want))
+        diffs = [f"{k}: {stored.get(k)!r} != {want.get(k)!r}" for k in keys
                  if stored.get(k) != want.get(k)]
         raise CacheKeyMismatchError(
             f"{entry} was built from another recipe ({'; '.join(diffs[:5])}); choose another "
