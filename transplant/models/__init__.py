@@ -2,7 +2,7 @@
 
 from transplant.models.arch import ArchMap
 from transplant.models.families import FAMILIES, UnsupportedFamilyError, arch_for
-from transplant.models.layers import decoder_layers, set_decoder_layers
+from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
 from transplant.models.loading import (
     ModelLoadError,
     ModelSpec,
@@ -13,5 +13,6 @@ from transplant.models.loading import (
 
 __all__ = [
     "FAMILIES", "ArchMap", "ModelLoadError", "ModelSpec", "UnsupportedFamilyError", "arch_for",
-    "decoder_layers", "known_models", "load_model", "model_config", "set_decoder_layers",
+    "decoder_layers", "fresh_layer", "known_models", "load_model", "model_config",
+    "set_decoder_layers",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from torch import nn
@@ -44,3 +45,27 @@ def set_decoder_layers(model: PreTrainedModel, layers: Sequence[nn.Module],
             if hasattr(owner, field):
                 setattr(owner, field, i)
     return model
+
+
+def fresh_layer(model: PreTrainedModel, index: int,
+                per_layer: dict[str, object] | None = None) -> nn.Module:
+    """A newly constructed decoder layer of the model's class for position `index`.
+
+    `per_layer` gives the per-layer config entries (e.g. {"layer_types": "full_attention"})
+    the layer is built with, so attributes fixed at construction (sliding window or not)
+    follow the layer's own type, not whatever layer used to sit at `index`.
+    """
+    config = copy.deepcopy(model.config)
+    arch = arch_for(config)
+    n = getattr(config, arch.num_layers_key)
+    setattr(config, arch.num_layers_key, max(n, index + 1))
+    for key in arch.per_layer_config_keys:
+        values = getattr(config, key, None)
+        if values is not None:
+            values = list(values) + [values[-1]] * max(0, index + 1 - len(values))
+            if per_layer and key in per_layer:
+                values[index] = per_layer[key]
+            setattr(config, key, values)
+    template = decoder_layers(model)[0]
+    param = next(template.parameters())
+    return type(template)(config, layer_idx=index).to(dtype=param.dtype, device=param.device)
