@@ -68,4 +68,5 @@ def fresh_layer(model: PreTrainedModel, index: int,
             setattr(config, key, values)
     template = decoder_layers(model)[0]
     param = next(template.parameters())
-    return type(template)(config, layer_idx=index).to(dtype=param.dtype, device=param.device)
+    layer = type(template)(config, layer_idx=index).to(dtype=param.dtype, device=param.device)
+    return layer.train(template.training)  # a new module starts in training mode (dropout)

@@ -1,0 +1,1 @@
+"""Surgery: pure operations on modules and state dicts (no Hydra, Lightning or W&B)."""
