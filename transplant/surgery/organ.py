@@ -75,7 +75,7 @@ class Organ:
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
         except FileNotFoundError:
             raise
         except Exception as e:  # safetensors raises its own errors for truncated headers/data
@@ -107,7 +107,7 @@ def organ_manifest(config: PretrainedConfig, start: int, length: int, source: st
                    provenance: dict[str, Any] | None = None) -> dict[str, Any]:
     arch = arch_for(config)
     n_layers = getattr(config, arch.num_layers_key)
-    if not (0 <= start and length > 0 and start + length <= n_layers):
+    if not (start >= 0 and length > 0 and start + length <= n_layers):
         raise OrganError(f"organ layers {start}..{start + length - 1} are outside the donor's "
                          f"{n_layers} layers (0..{n_layers - 1})")
     per_layer = {key: list(getattr(config, key))[start:start + length]
@@ -244,7 +244,7 @@ def extract_organ_from_checkpoint(model_dir: str | os.PathLike, start: int, leng
         weight_map = json.loads(index.read_text())["weight_map"]
     elif (model_dir / "model.safetensors").exists():
         with safe_open(str(model_dir / "model.safetensors"), framework="pt") as f:
-            weight_map = {k: "model.safetensors" for k in f.keys()}
+            weight_map = {k: "model.safetensors" for k in f.keys()}  # noqa: SIM118
     else:
         raise OrganError(f"{model_dir} has no model.safetensors(.index.json)")
     wanted: dict[str, dict[str, str]] = {}  # shard -> checkpoint name -> organ name
