@@ -75,12 +75,25 @@ class RecipeConfig:
 
 
 @dataclass
+class OrganConfig:
+    """method=organ: which layers form the organ, and where it goes."""
+
+    start: int | None = None  # None: floor(L/3), the paper's default
+    length: int = 3
+    position: int | None = None  # None: where it came from
+    mode: str = "replace"  # replace | insert
+    recipient: str | None = None  # None: the donor (model.name), reloaded untouched
+    in_place: bool = False  # train inside the frozen full donor instead of the wrapper
+
+
+@dataclass
 class MethodConfig:
     name: str = MISSING
     train: bool = True
     trainable: TrainableConfig = field(default_factory=TrainableConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    organ: OrganConfig = field(default_factory=OrganConfig)
 
 
 @dataclass
@@ -138,7 +151,7 @@ def register_schema() -> None:
 
 
 # Methods that train or evaluate a causal language model (perplexity).
-LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain")
+LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ")
 
 
 class ConfigError(ValueError):
@@ -194,6 +207,43 @@ def validate(cfg: DictConfig) -> None:
     for key in ("eval.window", "data.block_size"):
         _check(_get(cfg, key) <= context, key, _get(cfg, key),
                f"at most the model's context length {context} ({cfg.model.name})")
+    if cfg.method.name == "organ":
+        _validate_organ(cfg)
+
+
+def _validate_organ(cfg: DictConfig) -> None:
+    from transplant.models.families import FAMILIES
+    from transplant.models.loading import ModelSpec, model_config
+
+    o = cfg.method.organ
+    _check(o.mode in ("replace", "insert"), "method.organ.mode", o.mode, "replace or insert")
+    _check(o.length > 0, "method.organ.length", o.length, "an integer > 0")
+    family, _ = _model_facts(cfg)
+    n = _layer_count(cfg)
+    if n is not None:
+        start = o.start if o.start is not None else n // 3
+        _check(0 <= start <= n - o.length, "method.organ.start", o.start,
+               f"0..{n - o.length} for a {o.length}-layer organ of a {n}-layer donor")
+        if o.position is not None and o.recipient is None:
+            last = n - o.length if o.mode == "replace" else n
+            _check(0 <= o.position <= last, "method.organ.position", o.position,
+                   f"0..{last} ({o.mode} of a {o.length}-layer organ, {n}-layer recipient)")
+    if o.recipient is not None:
+        config = model_config(ModelSpec(o.recipient))
+        _check(FAMILIES[family].model_types[0] in (config.model_type,) or
+               config.model_type in FAMILIES[family].model_types, "method.organ.recipient",
+               o.recipient, f"a {family}-family model like the donor")
+
+
+def _layer_count(cfg: DictConfig) -> int | None:
+    from transplant.models.embedded import EMBEDDED
+    from transplant.models.families import arch_for
+    from transplant.models.loading import ModelSpec, model_config
+
+    if cfg.model.name in EMBEDDED and EMBEDDED[cfg.model.name].layers:
+        return EMBEDDED[cfg.model.name].layers
+    config = model_config(ModelSpec(cfg.model.name))
+    return getattr(config, arch_for(config).num_layers_key)
 
 
 def _validate_recipe(cfg: DictConfig) -> None:

