@@ -85,7 +85,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         built.append(True)
 
     organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)
-    del donor
+    donor = None  # free it before the recipient loads
 
     recipient_name = o.recipient or cfg.model.name
     recipient, _ = load_model(ModelSpec(recipient_name, cfg.model.dtype, cfg.model.seed))
