@@ -33,3 +33,4 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/organ_extract.py
