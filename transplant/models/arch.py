@@ -37,6 +37,30 @@ class ArchMap:
     causal: bool = True  # a decoder LM (AutoModelForCausalLM); False: an encoder (AutoModel)
     post_norm: bool = False  # layer norm after the residual add (BERT), not before
     moe: bool = False  # the MLP is a mixture of experts (router + experts)
+    intermediate_key: str = "intermediate_size"  # config key of the MLP hidden width
+    # MLP tensors indexed by hidden unit, as (path in layer, unit axis, interleave, "in"|"out"):
+    # "in" tensors produce the units, "out" tensors consume them. Empty: derived from `mlp`.
+    mlp_units: tuple[tuple[str, int, int, str], ...] = ()
+    # Parameters or modules whose zeroing makes a block the identity (its residual branches'
+    # last projections). Empty: attention "o" and mlp "down".
+    block_outputs: tuple[str, ...] = ()
+
+    def unit_tensors(self) -> tuple[tuple[str, int, int, str], ...]:
+        """The MLP's hidden-unit tensors (see `mlp_units`), derived for dense MLPs."""
+        if self.mlp_units:
+            return self.mlp_units
+        # nn.Linear weights are (out, in); GPT-2's Conv1D stores (in, out).
+        in_axis, out_axis = (1, 0) if self.conv1d else (0, 1)
+        out = []
+        for role in ("gate", "up"):
+            if role in self.mlp:
+                out += [(f"{self.mlp[role]}.weight", in_axis, 1, "in"),
+                        (f"{self.mlp[role]}.bias", 0, 1, "in")]
+        out.append((f"{self.mlp['down']}.weight", out_axis, 1, "out"))
+        return tuple(out)
+
+    def output_projections(self) -> tuple[str, ...]:
+        return self.block_outputs or (self.attention["o"], self.mlp["down"])
 
     def layer_prefix(self, index: int) -> str:
         """State-dict key prefix of decoder layer `index`, e.g. `model.layers.3.`."""

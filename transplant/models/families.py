@@ -38,6 +38,11 @@ GPT_OSS = ArchMap(
     family="gpt_oss", model_types=("gpt_oss",),
     **{**_LLAMA_LAYOUT, "mlp": {"router": "mlp.router", "experts": "mlp.experts"}},
     moe=True,
+    # experts.gate_up_proj is (experts, hidden, 2 x units) with gate and up interleaved.
+    mlp_units=(("mlp.experts.gate_up_proj", 2, 2, "in"),
+               ("mlp.experts.gate_up_proj_bias", 1, 2, "in"),
+               ("mlp.experts.down_proj", 1, 1, "out")),
+    block_outputs=("self_attn.o_proj", "mlp.experts.down_proj", "mlp.experts.down_proj_bias"),
 )
 
 GPT2 = ArchMap(
@@ -52,6 +57,7 @@ GPT2 = ArchMap(
     mlp={"up": "mlp.c_fc", "down": "mlp.c_proj"},
     num_layers_key="n_layer",
     layer_index_attrs=("attn.layer_idx",),
+    intermediate_key="n_inner",
     conv1d=True,
     lora_targets=("c_attn", "c_proj"),
 )
