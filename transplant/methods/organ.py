@@ -5,7 +5,8 @@
    final norm and LM head), or in place inside the frozen full donor.
 3. Save it as a standalone organ file (content-addressed cache: a position sweep trains once).
 4. Implant the file into the recipient (the untouched donor by default) at `position`.
-5. Evaluate target-domain and retention perplexity.
+5. Evaluate target-domain and retention perplexity of the implanted model, and of the organ in
+   its training wrapper (what the organ alone achieves, before implantation).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         built.append(True)
 
     organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)
-    donor = None  # free it before the recipient loads
+    wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")
+    in_wrapper = {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
+                  if k.endswith(("_ppl", "_bpb"))}
+    donor = wrapper = None  # free them before the recipient loads
 
     recipient_name = o.recipient or cfg.model.name
     recipient, _ = load_model(ModelSpec(recipient_name, cfg.model.dtype, cfg.model.seed))
@@ -96,4 +100,4 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     return {"organ_start": start, "organ_length": length, "position": position,
             "mode": o.mode, "recipient": recipient_name, "organ_reused": not built,
             "params_trainable": trainable, "params_total": count_parameters(recipient)[1],
-            **train, **evaluate(recipient, tokenizer, cfg)}
+            **train, **in_wrapper, **evaluate(recipient, tokenizer, cfg)}

@@ -40,7 +40,8 @@ def read_study(study_dir: str | Path) -> StudyRecords:
             failed.append((run_dir.name, _first_line(status.get("error", ""))))
         elif state == "done" and (run_dir / "metrics.json").exists():
             metrics = json.loads((run_dir / "metrics.json").read_text())
-            rows.append({"run": run_dir.name, **status.get("identity", {}), **metrics})
+            # The identity wins: `method=organ_in_place` names the arm, metrics say `organ`.
+            rows.append({"run": run_dir.name, **metrics, **status.get("identity", {})})
         else:
             incomplete.append((run_dir.name, f"status {state!r}, pid {status.get('pid')} on "
                                              f"{status.get('host')}: running or killed"))
