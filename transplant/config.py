@@ -87,6 +87,16 @@ class OrganConfig:
 
 
 @dataclass
+class GrowConfig:
+    """method=grow: what grows and what trains."""
+
+    kind: str = "mlp"  # mlp (replicate units) | depth (insert identity blocks)
+    copies: int = 2
+    layers: str = "all"  # all | first:N | last:N | even:N | "0,5,9"
+    policy: str = "freeze"  # mlp: freeze (only new copies train) | train (grown MLPs train)
+
+
+@dataclass
 class MethodConfig:
     name: str = MISSING
     train: bool = True
@@ -94,6 +104,7 @@ class MethodConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     organ: OrganConfig = field(default_factory=OrganConfig)
+    grow: GrowConfig = field(default_factory=GrowConfig)
 
 
 @dataclass
@@ -151,7 +162,7 @@ def register_schema() -> None:
 
 
 # Methods that train or evaluate a causal language model (perplexity).
-LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ")
+LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ", "grow")
 
 
 class ConfigError(ValueError):
@@ -209,6 +220,8 @@ def validate(cfg: DictConfig) -> None:
                f"at most the model's context length {context} ({cfg.model.name})")
     if cfg.method.name == "organ":
         _validate_organ(cfg)
+    if cfg.method.name == "grow":
+        _validate_grow(cfg)
 
 
 def _validate_organ(cfg: DictConfig) -> None:
@@ -233,6 +246,26 @@ def _validate_organ(cfg: DictConfig) -> None:
         _check(FAMILIES[family].model_types[0] in (config.model_type,) or
                config.model_type in FAMILIES[family].model_types, "method.organ.recipient",
                o.recipient, f"a {family}-family model like the donor")
+
+
+def _validate_grow(cfg: DictConfig) -> None:
+    from transplant.surgery.grow import select_layers
+
+    g = cfg.method.grow
+    _check(g.kind in ("mlp", "depth"), "method.grow.kind", g.kind, "mlp or depth")
+    _check(g.policy in ("freeze", "train"), "method.grow.policy", g.policy, "freeze or train")
+    _check(g.copies >= 2, "method.grow.copies", g.copies, "an integer >= 2")
+    if g.kind == "mlp" and g.policy == "freeze":
+        # Decoupled weight decay would move the frozen original units.
+        _check(cfg.method.optim.weight_decay == 0, "method.optim.weight_decay",
+               cfg.method.optim.weight_decay, "0 with method.grow.policy=freeze (weight decay "
+               "would change the original units, which must stay bit-identical)")
+    n = _layer_count(cfg)
+    if n is not None:
+        try:
+            select_layers(n, g.layers)
+        except ValueError as e:
+            raise ConfigError(f"method.grow.layers={g.layers!r} is invalid: {e}") from e
 
 
 def _layer_count(cfg: DictConfig) -> int | None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods import finetune, organ, pretrain, zero_shot
+from transplant.methods import finetune, grow, organ, pretrain, zero_shot
 from transplant.methods.common import RunContext
 
 Method = Callable[[DictConfig, RunContext], dict[str, Any]]
@@ -16,6 +16,7 @@ METHODS: dict[str, Method] = {
     "lora": finetune.run,
     "pretrain": pretrain.run,
     "organ": organ.run,
+    "grow": grow.run,
 }
 
 __all__ = ["METHODS", "Method", "RunContext"]

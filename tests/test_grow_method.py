@@ -1,0 +1,35 @@
+import pytest
+
+from tests.conftest import compose_cfg
+from transplant.config import ConfigError, validate
+
+
+def test_grow_freeze_learns_without_touching_the_original_function(run):
+    metrics, _ = run(["method=grow", "trainer.max_steps=3"])
+    # Before training the grown model equals the original: `before_*` are its perplexities.
+    zero, _ = run(["method=zero_shot"])
+    assert metrics["before_target_ppl"] == pytest.approx(zero["target_ppl"], rel=1e-5)
+    # 4 layers x (gate + up rows + down columns) of 128 new units at hidden 64
+    assert metrics["params_trainable"] == 4 * 3 * 128 * 64
+    assert metrics["params_added"] == 4 * 3 * 128 * 64
+    assert metrics["target_ppl"] != metrics["before_target_ppl"]
+
+
+def test_grow_depth_run(run):
+    metrics, _ = run(["method=grow_depth", "method.grow.layers=first:2", "trainer.max_steps=2"])
+    layer = metrics["params_added"] // 2
+    assert metrics["params_trainable"] == metrics["params_added"] == 2 * layer
+
+
+@pytest.mark.parametrize("override,message", [
+    ("method.grow.copies=1", "method.grow.copies=1 is invalid: expected an integer >= 2"),
+    ("method.optim.weight_decay=0.1", "method.optim.weight_decay=0.1 is invalid: expected 0 "
+                                      "with method.grow.policy=freeze"),
+    ("method.grow.layers=even:9", "method.grow.layers='even:9' is invalid: layer rule"),
+    ("method.grow.kind=width", "method.grow.kind='width' is invalid"),
+])
+def test_bad_grow_config_names_the_key(override, message):
+    cfg = compose_cfg(["model=tiny_llama", "method=grow", override])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert message in str(err.value)
