@@ -50,7 +50,7 @@ def test_save_load_is_bit_exact(name, tmp_path):
 
 def test_insert_adds_depth_and_runs_the_organ_where_asked():
     model, _ = load_model("tiny_gemma3")
-    donor, _ = load_model("tiny_gemma3", )
+    donor, _ = load_model("tiny_gemma3")
     organ = extract_organ(donor, 1, 2)  # layer types: full, sliding
     implant(model, organ, 0, "insert")
     assert model.config.num_hidden_layers == 6

@@ -1,0 +1,1 @@
+"""Analysis: activation capture with forward hooks and streaming statistics."""
