@@ -97,6 +97,21 @@ class GrowConfig:
 
 
 @dataclass
+class GraftConfig:
+    """method=graft: donor, how many modules, how chosen, how strongly."""
+
+    donor: str = "finetuned"  # a model, or the model fine-tuned (full_ft) on donor_domain
+    donor_domain: str = "tweets"
+    donor_seed: int = 0
+    k: int | None = 16  # modules to graft; null = all candidates
+    alpha: float = 1.0  # 1 = copy (the paper); < 1 interpolates
+    select: str = "activation"  # activation | random | bottom
+    workload: str = "tweets"  # prompts for the activation capture (validation split)
+    workload_size: int = 64
+    accuracy_items: int = 200  # test tweets for zero-shot sentiment accuracy
+
+
+@dataclass
 class MethodConfig:
     name: str = MISSING
     train: bool = True
@@ -105,6 +120,7 @@ class MethodConfig:
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     organ: OrganConfig = field(default_factory=OrganConfig)
     grow: GrowConfig = field(default_factory=GrowConfig)
+    graft: GraftConfig = field(default_factory=GraftConfig)
 
 
 @dataclass
@@ -162,7 +178,7 @@ def register_schema() -> None:
 
 
 # Methods that train or evaluate a causal language model (perplexity).
-LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ", "grow")
+LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ", "grow", "graft")
 
 
 class ConfigError(ValueError):
@@ -222,6 +238,14 @@ def validate(cfg: DictConfig) -> None:
         _validate_organ(cfg)
     if cfg.method.name == "grow":
         _validate_grow(cfg)
+    if cfg.method.name == "graft":
+        g = cfg.method.graft
+        _check(g.select in ("activation", "random", "bottom"), "method.graft.select", g.select,
+               "activation, random or bottom")
+        _check(0.0 <= g.alpha <= 1.0, "method.graft.alpha", g.alpha, "a number in [0, 1]")
+        _check(g.k is None or g.k >= 0, "method.graft.k", g.k, "null (all) or an integer >= 0")
+        _check(g.donor_domain in CORPORA, "method.graft.donor_domain", g.donor_domain,
+               f"one of {corpora}")
 
 
 def _validate_organ(cfg: DictConfig) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods import finetune, grow, organ, pretrain, zero_shot
+from transplant.methods import finetune, graft, grow, organ, pretrain, zero_shot
 from transplant.methods.common import RunContext
 
 Method = Callable[[DictConfig, RunContext], dict[str, Any]]
@@ -17,6 +17,7 @@ METHODS: dict[str, Method] = {
     "pretrain": pretrain.run,
     "organ": organ.run,
     "grow": grow.run,
+    "graft": graft.run,
 }
 
 __all__ = ["METHODS", "Method", "RunContext"]

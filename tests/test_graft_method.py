@@ -1,0 +1,17 @@
+import pytest
+
+
+def test_graft_run_against_a_finetuned_donor(run):
+    common = ["method=graft", "trainer.max_steps=3", "method.graft.workload_size=8",
+              "method.graft.accuracy_items=12"]
+    full, _ = run([*common, "method.graft.k=null"])
+    # Grafting every candidate at alpha=1 makes the grafted model the donor in every linear
+    # layer; embeddings and norms are also fine-tuned in the donor, so the gap is mostly closed.
+    assert full["k"] == full["candidates"] == 4 * 7
+    assert 0 <= full["target_sentiment_acc"] <= 1 and full["grafted_params"] > 0
+    none, _ = run([*common, "method.graft.k=0"])
+    assert none["k"] == 0 and none["grafted_ppl"] == pytest.approx(none["target_ppl"], rel=1e-6)
+    assert none["gap_recovery_ppl"] == pytest.approx(0.0, abs=1e-6)
+    assert none["tir_acc"] in (None, pytest.approx(1.0))
+    rand, _ = run([*common, "method.graft.select=random", "method.graft.k=4"])
+    assert rand["k"] == 4 and rand["donor_ppl"] == full["donor_ppl"]  # one cached donor

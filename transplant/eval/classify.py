@@ -1,0 +1,55 @@
+"""Zero-shot classification by label likelihood: the label whose words the model finds most
+likely after a prompt wins. No training, no decoding; label words may span several tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+SENTIMENT_TEMPLATE = "Tweet: {text}\nSentiment:"
+SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": " positive"}
+
+
+@torch.no_grad()
+def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+                 label_words: Sequence[str], batch_size: int = 16) -> torch.Tensor:
+    """(n_prompts, n_labels) summed log-probability of each label's tokens after each prompt."""
+    device = next(model.parameters()).device
+    items = []
+    for prompt in prompts:
+        p = tokenizer(prompt, add_special_tokens=True).input_ids
+        for word in label_words:
+            w = tokenizer(word, add_special_tokens=False).input_ids
+            items.append((p + w, len(p), len(w)))
+    scores = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    for i in range(0, len(items), batch_size):
+        chunk = items[i:i + batch_size]
+        width = max(len(ids) for ids, _, _ in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (seq, _, _) in enumerate(chunk):
+            ids[row, :len(seq)] = torch.tensor(seq)
+            mask[row, :len(seq)] = 1
+        logp = torch.log_softmax(model(input_ids=ids.to(device),
+                                       attention_mask=mask.to(device)).logits.float(), -1)
+        for row, (seq, n_prompt, n_label) in enumerate(chunk):
+            positions = torch.arange(n_prompt - 1, n_prompt - 1 + n_label)
+            targets = torch.tensor(seq[n_prompt:])
+            scores.append(logp[row, positions, targets].sum().item())
+    return torch.tensor(scores).view(len(prompts), len(label_words))
+
+
+def label_accuracy(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+                   texts: Sequence[str], labels: Sequence[str],
+                   label_words: dict[str, str] = SENTIMENT_LABELS,
+                   template: str = SENTIMENT_TEMPLATE) -> float:
+    """Fraction of texts whose true label is the most likely label word."""
+    names = list(label_words)
+    scores = label_scores(model, tokenizer, [template.format(text=t) for t in texts],
+                          [label_words[n] for n in names])
+    predicted = [names[i] for i in scores.argmax(-1).tolist()]
+    return sum(p == y for p, y in zip(predicted, labels, strict=True)) / len(labels)
