@@ -108,7 +108,8 @@ def test_grow_depth_refuses_post_norm_models():
 
 @pytest.mark.parametrize("rule,expected", [("all", [0, 1, 2, 3, 4, 5]), ("first:2", [0, 1]),
                                            ("last:2", [4, 5]), ("even:3", [0, 2, 5]),
-                                           ("1,3", [1, 3]), ([5, 0], [0, 5])])
+                                           ("1,3", [1, 3]), ([5, 0], [0, 5]),
+                                           ("even:1/3", [0, 5]), ("first:1/10", [0])])
 def test_layer_rules(rule, expected):
     assert select_layers(6, rule) == expected
 

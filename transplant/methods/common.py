@@ -12,7 +12,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from transplant.data.corpora import CorpusSpec
-from transplant.data.tokens import token_stream
+from transplant.data.tokens import TokenStream, token_stream
 from transplant.eval.perplexity import perplexity
 from transplant.models.loading import ModelSpec
 from transplant.training.fit import TrainerSpec
@@ -53,6 +53,19 @@ def policy_spec(cfg: DictConfig) -> PolicySpec:
     t = cfg.method.trainable
     lora = LoraSpec(t.lora.r, t.lora.alpha, t.lora.dropout, tuple(t.lora.targets))
     return PolicySpec(t.name, lora, tuple(t.patterns))
+
+
+def token_budget(cfg: DictConfig) -> int:
+    """Training tokens of a run: steps x blocks per step x block size (same for every arm)."""
+    t = cfg.trainer
+    return t.max_steps * t.batch_size * t.accumulate_grad_batches * cfg.data.block_size
+
+
+def train_stream(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase,
+                 domain: str | None = None) -> TokenStream:
+    """The train split of the target domain (or `domain`), exactly one budget long."""
+    return token_stream(corpus_spec(cfg, domain), "train", tokenizer, token_budget(cfg),
+                        cfg.data.validation_permille, cfg.data.test_permille)
 
 
 def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase,

@@ -10,14 +10,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.data.tokens import token_stream
 from transplant.methods.common import (
     RunContext,
-    corpus_spec,
     evaluate,
     model_spec,
     optim_spec,
     policy_spec,
+    train_stream,
     trainer_spec,
 )
 from transplant.models.loading import load_model
@@ -30,11 +29,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     model = apply_policy(model, policy_spec(cfg))
     trainable, total = count_parameters(model)
 
-    trainer = trainer_spec(cfg)
-    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
-    train = token_stream(corpus_spec(cfg), "train", tokenizer, budget,
-                         cfg.data.validation_permille, cfg.data.test_permille)
-    stats = fit(model, train, cfg.data.block_size, trainer, optim_spec(cfg), cfg.seed,
-                logger=ctx.logger or False)
+    stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
             **evaluate(model, tokenizer, cfg)}

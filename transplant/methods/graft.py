@@ -31,6 +31,7 @@ from transplant.methods.common import (
     corpus_spec,
     model_spec,
     optim_spec,
+    train_stream,
     trainer_spec,
 )
 from transplant.models.loading import ModelSpec, load_model
@@ -56,11 +57,8 @@ def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
     def build(out: Path) -> None:
         model, tokenizer = load_model(model_spec(cfg))
         apply_policy(model, PolicySpec("all"))
-        budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
-        train = token_stream(g.donor_domain, "train", tokenizer, budget,
-                             cfg.data.validation_permille, cfg.data.test_permille)
-        fit(model, train, cfg.data.block_size, trainer, optim_spec(cfg), g.donor_seed,
-            logger=ctx.logger or False)
+        fit(model, train_stream(cfg, tokenizer, g.donor_domain), cfg.data.block_size, trainer,
+            optim_spec(cfg), g.donor_seed, logger=ctx.logger or False)
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 
@@ -121,7 +119,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     t, d = reference["target"], reference["donor"]
     return {
         "donor": donor_name, "select": g.select, "k": len(chosen), "alpha": g.alpha,
-        "candidates": len(candidates), "params_trainable": 0,
+        "candidates": len(candidates), "params_trainable": 0, "train_tokens": 0,
         "grafted_params": sum(p.numel() for n in chosen
                               for p in target.get_submodule(n).parameters()),
         **{f"{who}_{m}": v for who, q in reference.items() for m, v in q.items()},

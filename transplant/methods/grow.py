@@ -14,13 +14,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.data.tokens import token_stream
 from transplant.methods.common import (
     RunContext,
-    corpus_spec,
     evaluate,
     model_spec,
     optim_spec,
+    train_stream,
     trainer_spec,
 )
 from transplant.models.layers import decoder_layers
@@ -64,12 +63,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
               if k.endswith(("_ppl", "_bpb"))}
     trainable = grow_and_select(model, cfg.method.grow)
 
-    trainer = trainer_spec(cfg)
-    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
-    train = token_stream(corpus_spec(cfg), "train", tokenizer, budget,
-                         cfg.data.validation_permille, cfg.data.test_permille)
-    stats = fit(model, train, cfg.data.block_size, trainer, optim_spec(cfg), cfg.seed,
-                logger=ctx.logger or False)
+    stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
     return {"params_trainable": trainable, "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
             **stats.as_metrics(), **evaluate(model, tokenizer, cfg)}

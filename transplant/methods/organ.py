@@ -17,13 +17,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.cache import cached_dir
-from transplant.data.tokens import token_stream
 from transplant.methods.common import (
     RunContext,
-    corpus_spec,
     evaluate,
     model_spec,
     optim_spec,
+    train_stream,
     trainer_spec,
 )
 from transplant.models.families import arch_for
@@ -53,12 +52,8 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
     trained = range(start, start + length) if in_place else range(length)
     for i in trained:
         layers[i].requires_grad_(True)
-    trainer = trainer_spec(cfg)
-    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
-    train = token_stream(corpus_spec(cfg), "train", tokenizer, budget,
-                         cfg.data.validation_permille, cfg.data.test_permille)
-    stats = fit(body, train, cfg.data.block_size, trainer, optim_spec(cfg), cfg.seed,
-                logger=ctx.logger or False)
+    stats = fit(body, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
     provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
                   "wrapper": "in_place" if in_place else "embedding-organ-head",
                   "corpus": cfg.data.domain, "seed": cfg.seed,

@@ -15,7 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from transplant.cache import named_dir
 from transplant.data.tokens import TokenStream, token_stream
 from transplant.eval.perplexity import perplexity
-from transplant.methods.common import RunContext, evaluate, optim_spec, trainer_spec
+from transplant.methods.common import (
+    RunContext,
+    evaluate,
+    optim_spec,
+    token_budget,
+    trainer_spec,
+)
 from transplant.models.loading import ModelSpec, load_model, load_tokenizer
 from transplant.models.recipes import ModelRecipe, init_model
 from transplant.models.zoo import ZOO_PREFIX
@@ -39,7 +45,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     recipe = ModelRecipe(r.family, r.layers, r.hidden, r.heads, r.kv_heads, r.intermediate,
                          r.context, r.tie_embeddings)
     trainer, optim = trainer_spec(cfg), optim_spec(cfg)
-    budget = trainer.max_steps * trainer.blocks_per_step * cfg.data.block_size
+    budget = token_budget(cfg)
     corpora = list(r.corpora)
     key = {"recipe": recipe.as_dict(), "tokenizer": r.tokenizer, "corpora": corpora,
            "train_tokens": budget, "block_size": cfg.data.block_size, "seed": cfg.seed,

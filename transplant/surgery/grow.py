@@ -25,14 +25,19 @@ from transplant.models.layers import decoder_layers, set_decoder_layers
 
 def select_layers(n_layers: int, rule: str | Sequence[int] | None) -> list[int]:
     """Layers by rule: None/"all", a list of indices or "0,5,9", "first:N", "last:N",
-    "even:N" (N evenly spaced, first and last included)."""
+    "even:N" (N evenly spaced, first and last included); N may be a fraction of the layers,
+    "even:1/3" (at least one layer)."""
     if rule is None or rule == "all":
         return list(range(n_layers))
     if not isinstance(rule, str):
         chosen = sorted(set(int(i) for i in rule))
     elif ":" in rule:
         kind, _, count = rule.partition(":")
-        n = int(count)
+        if "/" in count:
+            num, _, den = count.partition("/")
+            n = max(1, round(n_layers * int(num) / int(den)))
+        else:
+            n = int(count)
         if not 0 < n <= n_layers or kind not in ("first", "last", "even"):
             raise ValueError(f"layer rule {rule!r}: expected first:N, last:N or even:N with "
                              f"1 <= N <= {n_layers}")
