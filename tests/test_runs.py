@@ -67,6 +67,16 @@ def test_done_run_with_another_config_is_not_reused(run):
         run(["method=lora"])
 
 
+def test_options_added_to_the_schema_later_do_not_invalidate_done_runs(run):
+    _, run_dir = run(["method=lora"])
+    config = run_dir / "config.yaml"
+    text = config.read_text()
+    assert "  graft:\n" in text
+    config.write_text(text.replace("  graft:\n", "  graft_from_an_older_version:\n"))
+    again, _ = run(["method=lora"])
+    assert again is None  # still done, still skipped
+
+
 def test_diverging_run_is_marked_failed_and_sweep_goes_on(run):
     metrics, run_dir = run(["method=full_ft", "method.optim.lr=1e12", "trainer.max_steps=6",
                             "trainer.gradient_clip_val=null"], multirun=True)

@@ -94,8 +94,10 @@ def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> No
 
     old = _flatten(yaml.safe_load((record.dir / "config.yaml").read_text()))
     new = _flatten(resolved)
-    diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-             if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old.get(k) != new.get(k)]
+    # Keys only one side has are not compared: a newer version of the schema adds options
+    # (with defaults) that an older finished run could not have recorded.
+    diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
+             if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old[k] != new[k]]
     if diffs:
         raise ConfigError(
             f"{record.dir} is done, but with another config ({'; '.join(diffs[:5])}). "
