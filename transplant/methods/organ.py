@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -81,10 +82,18 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         built.append(True)
 
     organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)
-    wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")
-    in_wrapper = {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
+
+    def evaluate_in_wrapper(out) -> None:  # once per organ and evaluation, not per position
+        wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")
+        scores = {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
                   if k.endswith(("_ppl", "_bpb"))}
-    donor = wrapper = None  # free them before the recipient loads
+        (out / "metrics.json").write_text(json.dumps(scores))
+
+    eval_key = {"organ": organ.manifest["sha256"], "eval": OmegaConf.to_container(cfg.eval),
+                "data": OmegaConf.to_container(cfg.data)}
+    in_wrapper = json.loads((cached_dir("evals", eval_key, evaluate_in_wrapper)
+                             / "metrics.json").read_text())
+    donor = None  # free it before the recipient loads
 
     recipient_name = o.recipient or cfg.model.name
     recipient, _ = load_model(ModelSpec(recipient_name, cfg.model.dtype, cfg.model.seed))
