@@ -96,6 +96,18 @@ def _quality(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
     return {"ppl": ppl, "sentiment_acc": acc}
 
 
+def _reference_quality(model, tokenizer, name: str, cfg: DictConfig) -> dict[str, float]:
+    """Quality of an unmodified target or donor: the same for every run of a sweep, so cached."""
+    key = {"model": name, "dtype": cfg.model.dtype, "corpus": OmegaConf.to_container(cfg.data),
+           "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens")},
+           "accuracy_items": cfg.method.graft.accuracy_items, "format": 1}
+
+    def build(out: Path) -> None:
+        (out / "quality.json").write_text(json.dumps(_quality(model, tokenizer, cfg)))
+
+    return json.loads((cached_dir("evals", key, build) / "quality.json").read_text())
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     g = cfg.method.graft
     donor_name = str(finetuned_donor(cfg, ctx)) if g.donor == "finetuned" else g.donor
@@ -112,8 +124,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         scores = {n: d_act[n] - t_act[n] for n in candidates}
         chosen = rank_modules(scores, k, order="top" if g.select == "activation" else "bottom")
 
-    reference = {"target": _quality(target, tokenizer, cfg),
-                 "donor": _quality(donor, tokenizer, cfg)}
+    reference = {"target": _reference_quality(target, tokenizer, cfg.model.name, cfg),
+                 "donor": _reference_quality(donor, tokenizer, donor_name, cfg)}
     graft(target, donor, chosen, g.alpha)
     after = _quality(target, tokenizer, cfg)
     t, d = reference["target"], reference["donor"]

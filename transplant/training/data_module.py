@@ -1,9 +1,11 @@
-"""Fixed-length token blocks from a token stream, shuffled with a seed."""
+"""Fixed-length token blocks from a token stream, in seeded batches."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from transplant.data.tokens import TokenStream
 
@@ -25,7 +27,41 @@ class TokenBlocks(Dataset):
         return self.blocks[i]
 
 
-def train_loader(stream: TokenStream, block_size: int, batch_size: int, seed: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(TokenBlocks(stream, block_size), batch_size=batch_size, shuffle=True,
-                      drop_last=True, generator=generator)
+class BlockBatches:
+    """Shuffled batches of blocks, epoch after epoch, in an order fixed by (seed, epoch).
+
+    Each epoch's permutation is drawn from its own seeded generator, so a run resumed after
+    `skip` batches continues exactly where the interrupted run stopped, however often the
+    trainer restarts iteration.
+    """
+
+    def __init__(self, blocks: TokenBlocks, batch_size: int, seed: int, skip: int = 0) -> None:
+        if len(blocks) < batch_size:
+            raise ValueError(f"{len(blocks)} blocks are fewer than one batch of "
+                             f"trainer.batch_size={batch_size}")
+        self.blocks, self.batch_size, self.seed = blocks, batch_size, seed
+        self.epoch, self.start = divmod(skip, len(self))
+
+    def __len__(self) -> int:
+        return len(self.blocks) // self.batch_size  # the last partial batch is dropped
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(len(self.blocks), generator=generator)
+        for b in range(self.start, len(self)):
+            yield self.blocks.blocks[order[b * self.batch_size: (b + 1) * self.batch_size]]
+        self.epoch, self.start = self.epoch + 1, 0
+
+    # Lightning asks loaders for these to know they resume mid-epoch. The position itself comes
+    # from the resume note (`skip`): Lightning prefetches, so a loader's own count runs ahead.
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def train_loader(stream: TokenStream, block_size: int, batch_size: int, seed: int,
+                 skip: int = 0) -> BlockBatches:
+    """The training batches; `skip`: batches an interrupted run already trained on."""
+    return BlockBatches(TokenBlocks(stream, block_size), batch_size, seed, skip)

@@ -60,6 +60,16 @@ class CausalLMModule(L.LightningModule):
         self.log("train/tokens_per_s", batch.numel() / dt, prog_bar=True)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
+    # Counters survive a preemption: a resumed run reports the whole run's tokens and time.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["transplant"] = {"tokens_seen": self.tokens_seen,
+                                    "train_seconds": self.train_seconds}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("transplant", {})
+        self.tokens_seen = saved.get("tokens_seen", 0)
+        self.train_seconds = saved.get("train_seconds", 0.0)
+
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
