@@ -8,9 +8,13 @@ from transplant.eval.gaps import gap_recovery, tir
 from transplant.models import load_model
 
 
-def test_label_scores_equal_a_direct_sum_of_token_log_probs():
+@pytest.mark.parametrize("labels", [[" yes", " no way"], ["x", "y", "z"]],
+                         ids=["multi-token", "one-token"])
+def test_label_scores_equal_a_direct_sum_of_token_log_probs(labels):
+    """Several-token labels score prompt+label sequences; one-token labels are read off one
+    forward of the prompt: both equal the direct computation, prompts of unequal length too."""
     model, tok = load_model("tiny_llama")
-    prompts, labels = ["ab", "hello there"], [" yes", " no way"]
+    prompts = ["ab", "hello there", "a much longer prompt than the others"]
     scores = label_scores(model, tok, prompts, labels, batch_size=3)
     for i, p in enumerate(prompts):
         for j, w in enumerate(labels):

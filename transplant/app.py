@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -24,6 +25,7 @@ from transplant.config import ConfigError, register_schema, validate
 from transplant.loggers import finish_logger, make_logger
 from transplant.monitor import PeakMemory
 from transplant.runs import RunRecord, identity, run_id
+from transplant.training.preemption import Preempted
 
 log = logging.getLogger("transplant")
 
@@ -47,6 +49,8 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
                     record.status()["pid"])
         return None
 
+    if cfg.force or _result_diffs(record, resolved):  # a checkpoint of another config is stale
+        shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))
     os.environ["TRANSPLANT_CACHE"] = str(cfg.paths.cache)
     logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
@@ -60,6 +64,11 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
                    **metrics, **memory.as_metrics(), "wall_s": time.time() - start}
+    except Preempted as e:  # a checkpoint is saved; the requeued job (or a relaunch) resumes
+        record.preempt(str(e))
+        finish_logger(logger, {}, ok=False)
+        log.warning("run %s %s", record.dir, e)
+        raise
     except Exception as e:
         record.fail(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
         finish_logger(logger, {}, ok=False)
@@ -68,6 +77,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
             raise
         return None  # the sweep goes on; the report lists the failure
     record.finish(metrics)
+    shutil.rmtree(record.dir / "resume", ignore_errors=True)  # checkpoints of finished phases
     finish_logger(logger, metrics, ok=True)
     log.info("done %s: %s", record.dir, _summary(metrics))
     return metrics
@@ -89,15 +99,23 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> None:
+def _result_diffs(record: RunRecord, resolved: dict[str, Any]) -> list[str]:
+    """How the result-determining config differs from the one recorded in the run directory."""
     import yaml
 
-    old = _flatten(yaml.safe_load((record.dir / "config.yaml").read_text()))
+    path = record.dir / "config.yaml"
+    if not path.exists():
+        return []
+    old = _flatten(yaml.safe_load(path.read_text()))
     new = _flatten(resolved)
     # Keys only one side has are not compared: a newer version of the schema adds options
     # (with defaults) that an older finished run could not have recorded.
-    diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
-             if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old[k] != new[k]]
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
+            if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old[k] != new[k]]
+
+
+def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> None:
+    diffs = _result_diffs(record, resolved)
     if diffs:
         raise ConfigError(
             f"{record.dir} is done, but with another config ({'; '.join(diffs[:5])}). "

@@ -1,6 +1,6 @@
 """The run contract (DESIGN §5): one deterministic directory per grid point.
 
-outputs/<study>/<run-id>/ holds config.yaml, status.json (running | done | failed),
+outputs/<study>/<run-id>/ holds config.yaml, status.json (running | done | failed | preempted),
 metrics.json (written atomically, only for a finished run) and logs/. The run id comes from
 the overrides that identify the grid point, never from a clock, so a relaunched sweep finds
 its earlier runs and skips the finished ones.
@@ -59,6 +59,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _slurm_fields() -> dict[str, str]:
+    """The SLURM job (array task, restart count) running this attempt, if any."""
+    names = {"SLURM_JOB_ID": "slurm_job_id", "SLURM_ARRAY_JOB_ID": "slurm_array_job_id",
+             "SLURM_ARRAY_TASK_ID": "slurm_array_task_id",
+             "SLURM_RESTART_COUNT": "slurm_restart_count"}
+    return {field: os.environ[var] for var, field in names.items() if var in os.environ}
+
+
 @dataclass
 class RunRecord:
     dir: Path
@@ -99,8 +107,12 @@ class RunRecord:
     def fail(self, error: str) -> None:
         self._write_status("failed", end=time.time(), error=error)
 
+    def preempt(self, reason: str) -> None:
+        """Stopped by a signal after checkpointing: the next launch resumes, it is no failure."""
+        self._write_status("preempted", end=time.time(), reason=reason)
+
     def _write_status(self, status: str, **fields: Any) -> None:
         old = self.status() or {}
         record = {**old, **fields, "status": status, "identity": self.identity,
-                  "host": socket.gethostname(), "pid": os.getpid()}
+                  "host": socket.gethostname(), "pid": os.getpid(), **_slurm_fields()}
         write_json(self.status_path, record)

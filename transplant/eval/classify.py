@@ -17,6 +17,10 @@ SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": 
 def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
                  label_words: Sequence[str], batch_size: int = 16) -> torch.Tensor:
     """(n_prompts, n_labels) summed log-probability of each label's tokens after each prompt."""
+    label_ids = [tokenizer(w, add_special_tokens=False).input_ids for w in label_words]
+    if all(len(ids) == 1 for ids in label_ids):
+        return _single_token_scores(model, tokenizer, prompts, [i[0] for i in label_ids],
+                                    batch_size)
     device = next(model.parameters()).device
     items = []
     for prompt in prompts:
@@ -41,6 +45,30 @@ def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: 
             targets = torch.tensor(seq[n_prompt:])
             scores.append(logp[row, positions, targets].sum().item())
     return torch.tensor(scores).view(len(prompts), len(label_words))
+
+
+def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+                         prompts: Sequence[str], label_ids: list[int],
+                         batch_size: int) -> torch.Tensor:
+    """One forward per prompt: with one-token labels, all of them are read off the logits at
+    the prompt's last position (a causal model's earlier positions ignore what follows)."""
+    device = next(model.parameters()).device
+    encoded = [tokenizer(p, add_special_tokens=True).input_ids for p in prompts]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out = torch.empty(len(prompts), len(label_ids))
+    for i in range(0, len(encoded), batch_size):
+        chunk = encoded[i:i + batch_size]
+        width = max(len(ids) for ids in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, seq in enumerate(chunk):
+            ids[row, :len(seq)] = torch.tensor(seq)
+            mask[row, :len(seq)] = 1
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        last = torch.tensor([len(seq) - 1 for seq in chunk])
+        logp = torch.log_softmax(logits[torch.arange(len(chunk)), last].float(), -1)
+        out[i:i + len(chunk)] = logp[:, label_ids].cpu()
+    return out
 
 
 def label_accuracy(model: nn.Module, tokenizer: PreTrainedTokenizerBase,

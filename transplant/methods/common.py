@@ -27,6 +27,11 @@ class RunContext:
     dir: Path
     logger: Logger | None = None
 
+    def resume_dir(self, name: str = "train") -> Path:
+        """Where a training phase keeps its preemption checkpoint: per run, per phase (a cache
+        entry's build is named by its key, so a resumed job never loads another's)."""
+        return self.dir / "resume" / name
+
 
 def model_spec(cfg: DictConfig) -> ModelSpec:
     m = cfg.model

@@ -30,6 +30,6 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     trainable, total = count_parameters(model)
 
     stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=ctx.resume_dir())
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
             **evaluate(model, tokenizer, cfg)}

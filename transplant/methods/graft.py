@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.analysis.capture import capture_stats, prompt_batches
-from transplant.cache import cached_dir
+from transplant.cache import cached_dir, key_hash
 from transplant.data.corpora import load_corpus
 from transplant.data.split import split_documents
 from transplant.data.tokens import token_stream
@@ -58,7 +58,8 @@ def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
         model, tokenizer = load_model(model_spec(cfg))
         apply_policy(model, PolicySpec("all"))
         fit(model, train_stream(cfg, tokenizer, g.donor_domain), cfg.data.block_size, trainer,
-            optim_spec(cfg), g.donor_seed, logger=ctx.logger or False)
+            optim_spec(cfg), g.donor_seed, logger=ctx.logger or False,
+            resume_dir=ctx.resume_dir(f"finetuned-{key_hash(key)}"))
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 

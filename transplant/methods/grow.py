@@ -64,7 +64,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     trainable = grow_and_select(model, cfg.method.grow)
 
     stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=ctx.resume_dir())
     return {"params_trainable": trainable, "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
             **stats.as_metrics(), **evaluate(model, tokenizer, cfg)}

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transplant.cache import cached_dir
+from transplant.cache import cached_dir, key_hash
 from transplant.methods.common import (
     RunContext,
     evaluate,
@@ -44,7 +45,7 @@ def organ_span(cfg: DictConfig, n_layers: int) -> tuple[int, int]:
 
 
 def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
-                length: int) -> Organ:
+                length: int, resume_dir: Path | None = None) -> Organ:
     """Train the organ alone (only its weights receive gradient) and cut it out."""
     in_place = cfg.method.organ.in_place
     body = copy.deepcopy(donor) if in_place else organ_model(donor, start, length)
@@ -54,7 +55,7 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
     for i in trained:
         layers[i].requires_grad_(True)
     stats = fit(body, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False)
+                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=resume_dir)
     provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
                   "wrapper": "in_place" if in_place else "embedding-organ-head",
                   "corpus": cfg.data.domain, "seed": cfg.seed,
@@ -78,7 +79,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     built = []
 
     def build(out) -> None:
-        train_organ(cfg, ctx, donor, tokenizer, start, length).save(out / ORGAN_FILE)
+        train_organ(cfg, ctx, donor, tokenizer, start, length,
+                    ctx.resume_dir(f"organ-{key_hash(key)}")).save(out / ORGAN_FILE)
         built.append(True)
 
     organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)

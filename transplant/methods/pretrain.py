@@ -59,7 +59,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         model = init_model(recipe, tokenizer, cfg.seed)
         train = mixed_stream(corpora, "train", tokenizer, budget, cfg)
         stats.update(fit(model, train, cfg.data.block_size, trainer, optim, cfg.seed,
-                         logger=ctx.logger or False).as_metrics())
+                         logger=ctx.logger or False,
+                         resume_dir=ctx.resume_dir(f"zoo-{r.name}")).as_metrics())
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 

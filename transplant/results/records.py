@@ -42,6 +42,9 @@ def read_study(study_dir: str | Path) -> StudyRecords:
             metrics = json.loads((run_dir / "metrics.json").read_text())
             # The identity wins: `method=organ_in_place` names the arm, metrics say `organ`.
             rows.append({"run": run_dir.name, **metrics, **status.get("identity", {})})
+        elif state == "preempted":
+            incomplete.append((run_dir.name, f"preempted: {status.get('reason', '')}; "
+                                             "relaunch to resume"))
         else:
             incomplete.append((run_dir.name, f"status {state!r}, pid {status.get('pid')} on "
                                              f"{status.get('host')}: running or killed"))
