@@ -98,7 +98,9 @@ class RunRecord:
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
         shutil.rmtree(self.dir / "logs", ignore_errors=True)
         write_text(self.dir / "config.yaml", config_yaml)
-        self._write_status("running", start=time.time())
+        attempts = int((self.status() or {}).get("attempts", 0)) + 1
+        # A fresh record: no end, error or reason of an earlier attempt.
+        self._write_status("running", fresh=True, start=time.time(), attempts=attempts)
 
     def finish(self, metrics: dict[str, Any]) -> None:
         write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist
@@ -111,8 +113,8 @@ class RunRecord:
         """Stopped by a signal after checkpointing: the next launch resumes, it is no failure."""
         self._write_status("preempted", end=time.time(), reason=reason)
 
-    def _write_status(self, status: str, **fields: Any) -> None:
-        old = self.status() or {}
+    def _write_status(self, status: str, fresh: bool = False, **fields: Any) -> None:
+        old = {} if fresh else self.status() or {}
         record = {**old, **fields, "status": status, "identity": self.identity,
                   "host": socket.gethostname(), "pid": os.getpid(), **_slurm_fields()}
         write_json(self.status_path, record)
