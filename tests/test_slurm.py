@@ -64,8 +64,8 @@ def test_four_point_sweep_through_submitit_slurm(cluster, tmp_path):
     table = (tmp_path / "sl" / "_report" / "report.csv").read_text().splitlines()
     assert len(table) == 1 + 4
     records = read_study(tmp_path / "sl")
-    assert sorted(zip(records.done["method"], records.done["seed"].astype(int))) == [
-        ("lora", 0), ("lora", 1), ("zero_shot", 0), ("zero_shot", 1)]
+    points = zip(records.done["method"], records.done["seed"].astype(int), strict=True)
+    assert sorted(points) == [("lora", 0), ("lora", 1), ("zero_shot", 0), ("zero_shot", 1)]
 
 
 def test_time_limit_signal_checkpoints_requeues_and_resumes(cluster, tmp_path):

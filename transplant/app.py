@@ -55,11 +55,12 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
     os.environ["TRANSPLANT_CACHE"] = str(cfg.paths.cache)
     logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
     start = time.time()
+    artifacts: list = []  # organs, adapters: logged with the finished run
     try:
         from transplant.methods import METHODS, RunContext
 
         with PeakMemory() as memory:
-            metrics = METHODS[cfg.method.name](cfg, RunContext(record.dir, logger))
+            metrics = METHODS[cfg.method.name](cfg, RunContext(record.dir, logger, artifacts))
         _check_finite(metrics)
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
@@ -78,7 +79,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         return None  # the sweep goes on; the report lists the failure
     record.finish(metrics)
     shutil.rmtree(record.dir / "resume", ignore_errors=True)  # checkpoints of finished phases
-    finish_logger(logger, metrics, ok=True)
+    finish_logger(logger, metrics, ok=True, artifacts=artifacts)
     log.info("done %s: %s", record.dir, _summary(metrics))
     return metrics
 

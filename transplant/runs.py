@@ -1,7 +1,8 @@
 """The run contract (DESIGN §5): one deterministic directory per grid point.
 
 outputs/<study>/<run-id>/ holds config.yaml, status.json (running | done | failed | preempted),
-metrics.json (written atomically, only for a finished run) and logs/. The run id comes from
+metrics.json (written atomically, only for a finished run), logs/, and while a preempted
+run waits to resume, resume/ (its training checkpoint). The run id comes from
 the overrides that identify the grid point, never from a clock, so a relaunched sweep finds
 its earlier runs and skips the finished ones.
 """

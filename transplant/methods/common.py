@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,25 @@ from transplant.training.lm_module import OptimSpec
 from transplant.training.policies import LoraSpec, PolicySpec
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """A file or directory a run produced that others reuse: an organ, an adapter."""
+
+    path: Path
+    kind: str  # organ | adapter
+    name: str
+
+
 @dataclass
 class RunContext:
     """What a method gets besides its config: where to write, and how to log."""
 
     dir: Path
     logger: Logger | None = None
+    artifacts: list[Artifact] = field(default_factory=list)  # logged with the run (W&B)
+
+    def add_artifact(self, path: Path, kind: str, name: str) -> None:
+        self.artifacts.append(Artifact(Path(path), kind, name))
 
     def resume_dir(self, name: str = "train") -> Path:
         """Where a training phase keeps its preemption checkpoint: per run, per phase (a cache

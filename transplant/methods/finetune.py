@@ -6,6 +6,9 @@ the same data, token budget and evaluation by construction.
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -31,5 +34,23 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
 
     stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
                 optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=ctx.resume_dir())
+    extra = {}
+    if cfg.method.trainable.name == "lora":
+        extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR))
+        ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
-            **evaluate(model, tokenizer, cfg)}
+            **extra, **evaluate(model, tokenizer, cfg)}
+
+
+ADAPTER_DIR = "adapter"
+
+
+def save_adapter(model, out: Path) -> Path:
+    """The LoRA adapter alone (peft's adapter_config.json + adapter_model.safetensors), written
+    to a temporary directory and renamed into place."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out

@@ -83,7 +83,9 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                     ctx.resume_dir(f"organ-{key_hash(key)}")).save(out / ORGAN_FILE)
         built.append(True)
 
-    organ = Organ.load(cached_dir("organs", key, build) / ORGAN_FILE)
+    organ_file = cached_dir("organs", key, build) / ORGAN_FILE
+    organ = Organ.load(organ_file)
+    ctx.add_artifact(organ_file, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
     def evaluate_in_wrapper(out) -> None:  # once per organ and evaluation, not per position
         wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")

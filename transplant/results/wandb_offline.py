@@ -44,13 +44,14 @@ def records(path: str | Path) -> list[Any]:
 
 
 def run_summary(path: str | Path) -> dict[str, Any]:
-    """The run's identity (group, job type, name, config) and its final summary values."""
-    info: dict[str, Any] = {"config": {}, "summary": {}}
+    """The run's identity (group, job type, name, config), its final summary values and the
+    artifacts it logged (name, type, files)."""
+    info: dict[str, Any] = {"config": {}, "summary": {}, "artifacts": []}
     for rec in records(path):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             info.update(group=rec.run.run_group, job_type=rec.run.job_type,
-                        name=rec.run.display_name)
+                        name=rec.run.display_name, tags=list(rec.run.tags))
             for item in rec.run.config.update:
                 info["config"][item.key] = json.loads(item.value_json)
         elif kind == "config":
@@ -60,6 +61,10 @@ def run_summary(path: str | Path) -> dict[str, Any]:
             for item in rec.summary.update:
                 key = item.key or "/".join(item.nested_key)
                 info["summary"][key] = json.loads(item.value_json)
+        elif kind == "artifact":
+            info["artifacts"].append({
+                "name": rec.artifact.name, "type": rec.artifact.type,
+                "files": sorted(e.path for e in rec.artifact.manifest.contents)})
         elif kind == "exit":
             info["exit_code"] = rec.exit.exit_code
     return info
