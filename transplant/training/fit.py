@@ -80,7 +80,8 @@ def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: Trainer
         model.train()
         pl_trainer.fit(module, train_dataloaders=train_loader(stream, block_size,
                                                               trainer.batch_size, seed, skip),
-                       ckpt_path=str(resume.checkpoint) if resume else None)
+                       ckpt_path=str(resume.checkpoint) if resume else None,
+                       weights_only=True)  # tensors and plain state only: no pickled code
     model.eval()
     if resume_dir is not None:
         shutil.rmtree(resume_dir, ignore_errors=True)
