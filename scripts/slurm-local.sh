@@ -20,7 +20,7 @@ install() {
     [ "$(id -u)" = 0 ] || die "slurm-wlm and munge are not installed; run as root to install them"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq slurm-wlm munge >/dev/null
+    apt-get install -y -qq slurm-wlm munge procps >/dev/null
 }
 
 write_conf() {
