@@ -34,3 +34,4 @@ lint: install
 bench: install
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/organ_extract.py
+	$(BIN)/python bench/sweep_overhead.py
