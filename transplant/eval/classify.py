@@ -21,25 +21,16 @@ def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: 
     if all(len(ids) == 1 for ids in label_ids):
         return _single_token_scores(model, tokenizer, prompts, [i[0] for i in label_ids],
                                     batch_size)
-    device = next(model.parameters()).device
     items = []
     for prompt in prompts:
         p = tokenizer(prompt, add_special_tokens=True).input_ids
-        for word in label_words:
-            w = tokenizer(word, add_special_tokens=False).input_ids
+        for w in label_ids:
             items.append((p + w, len(p), len(w)))
     scores = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
-        width = max(len(ids) for ids, _, _ in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, (seq, _, _) in enumerate(chunk):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        logp = torch.log_softmax(model(input_ids=ids.to(device),
-                                       attention_mask=mask.to(device)).logits.float(), -1)
+        logp = torch.log_softmax(_forward(model, tokenizer, [seq for seq, _, _ in chunk])
+                                 .float(), -1)
         for row, (seq, n_prompt, n_label) in enumerate(chunk):
             positions = torch.arange(n_prompt - 1, n_prompt - 1 + n_label)
             targets = torch.tensor(seq[n_prompt:])
@@ -52,23 +43,28 @@ def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
                          batch_size: int) -> torch.Tensor:
     """One forward per prompt: with one-token labels, all of them are read off the logits at
     the prompt's last position (a causal model's earlier positions ignore what follows)."""
-    device = next(model.parameters()).device
     encoded = [tokenizer(p, add_special_tokens=True).input_ids for p in prompts]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out = torch.empty(len(prompts), len(label_ids))
     for i in range(0, len(encoded), batch_size):
         chunk = encoded[i:i + batch_size]
-        width = max(len(ids) for ids in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, seq in enumerate(chunk):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        logits = _forward(model, tokenizer, chunk)
         last = torch.tensor([len(seq) - 1 for seq in chunk])
         logp = torch.log_softmax(logits[torch.arange(len(chunk)), last].float(), -1)
         out[i:i + len(chunk)] = logp[:, label_ids].cpu()
     return out
+
+
+def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+             sequences: list[list[int]]) -> torch.Tensor:
+    """Logits of token sequences of unequal length, right-padded into one batch."""
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(sequences), max(map(len, sequences))), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, seq in enumerate(sequences):
+        ids[row, :len(seq)] = torch.tensor(seq)
+        mask[row, :len(seq)] = 1
+    return model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
 
 
 def label_accuracy(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
