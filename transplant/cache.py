@@ -41,6 +41,16 @@ def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
     return named_dir(kind, key_hash(key), key, build, root)
 
 
+def cached_json(kind: str, key: dict[str, Any], compute: Callable[[], Any],
+                filename: str = "value.json") -> Any:
+    """A JSON value (an evaluation, activation statistics) computed once per key."""
+
+    def build(out: Path) -> None:
+        (out / filename).write_text(json.dumps(compute()))
+
+    return json.loads((cached_dir(kind, key, build) / filename).read_text())
+
+
 def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path], None],
               root: str | os.PathLike | None = None) -> Path:
     """Like `cached_dir`, but the entry has a human name (e.g. a zoo model): an existing entry

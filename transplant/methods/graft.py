@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.analysis.capture import capture_stats, prompt_batches
-from transplant.cache import cached_dir, key_hash
+from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.data.corpora import load_corpus
 from transplant.data.split import split_documents
 from transplant.data.tokens import token_stream
@@ -77,13 +76,11 @@ def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig) -> dict[s
     key = {"model": name, "workload": cfg.method.graft.workload,
            "size": cfg.method.graft.workload_size, "format": 1}
 
-    def build(out: Path) -> None:
+    def compute() -> dict[str, float]:
         stats = capture_stats(model, prompt_batches(tokenizer, _workload(cfg)))
-        (out / "last_abs_mean.json").write_text(json.dumps(
-            {n: s.last_abs_mean for n, s in stats.items()}))
+        return {n: s.last_abs_mean for n, s in stats.items()}
 
-    entry = cached_dir("activations", key, build)
-    return json.loads((entry / "last_abs_mean.json").read_text())
+    return cached_json("activations", key, compute, "last_abs_mean.json")
 
 
 def _quality(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
@@ -103,10 +100,7 @@ def _reference_quality(model, tokenizer, name: str, cfg: DictConfig) -> dict[str
            "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens")},
            "accuracy_items": cfg.method.graft.accuracy_items, "format": 1}
 
-    def build(out: Path) -> None:
-        (out / "quality.json").write_text(json.dumps(_quality(model, tokenizer, cfg)))
-
-    return json.loads((cached_dir("evals", key, build) / "quality.json").read_text())
+    return cached_json("evals", key, lambda: _quality(model, tokenizer, cfg), "quality.json")
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:

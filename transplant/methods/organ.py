@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transplant.cache import cached_dir, key_hash
+from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.methods.common import (
     RunContext,
     evaluate,
@@ -87,16 +86,14 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     organ = Organ.load(organ_file)
     ctx.add_artifact(organ_file, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
-    def evaluate_in_wrapper(out) -> None:  # once per organ and evaluation, not per position
+    def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
         wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")
-        scores = {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
-                  if k.endswith(("_ppl", "_bpb"))}
-        (out / "metrics.json").write_text(json.dumps(scores))
+        return {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
+                if k.endswith(("_ppl", "_bpb"))}
 
     eval_key = {"organ": organ.manifest["sha256"], "eval": OmegaConf.to_container(cfg.eval),
                 "data": OmegaConf.to_container(cfg.data)}
-    in_wrapper = json.loads((cached_dir("evals", eval_key, evaluate_in_wrapper)
-                             / "metrics.json").read_text())
+    in_wrapper = cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json")
     donor = None  # free it before the recipient loads
 
     recipient_name = o.recipient or cfg.model.name
