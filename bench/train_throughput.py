@@ -17,9 +17,10 @@ import warnings
 
 import torch
 
+from transplant.config import OptimConfig, TrainerConfig
 from transplant.data.tokens import token_stream
 from transplant.models import load_model
-from transplant.training import OptimSpec, TrainerSpec, fit
+from transplant.training import fit
 from transplant.training.data_module import train_loader
 from transplant.training.lm_module import warmup_cosine
 
@@ -43,7 +44,7 @@ def plain_loop(model, stream, block, batch, steps, optim, clip, seed) -> float:
 
 
 def lightning_path(model, stream, block, batch, steps, optim, clip, seed) -> float:
-    spec = TrainerSpec(max_steps=steps, batch_size=batch, gradient_clip_val=clip,
+    spec = TrainerConfig(max_steps=steps, batch_size=batch, gradient_clip_val=clip,
                        enable_progress_bar=False, log_every_n_steps=10**9)
     start = time.perf_counter()
     fit(model, stream, block, spec, optim, seed)
@@ -65,7 +66,7 @@ def main() -> None:
     model, tokenizer = load_model(args.model)
     tokens = args.steps * args.batch * args.block
     stream = token_stream("python_code", "train", tokenizer, tokens + 1)
-    optim = OptimSpec(lr=1e-5)
+    optim = OptimConfig(lr=1e-5)
     paths = {"plain": plain_loop, "lightning": lightning_path}
     for fn in paths.values():  # warm-up: allocator, kernels, first-call imports
         fn(model, stream, args.block, args.batch, 2, optim, 1.0, 0)

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,8 @@ import yaml
 from hydra.errors import ConfigCompositionException
 
 from tests.conftest import FAST, REPO, compose_cfg
-from transplant.config import ConfigError, validate
+from transplant.config import ConfigError
+from transplant.validation import validate
 
 EXPERIMENTS = sorted((REPO / "conf" / "experiment").glob("*.yaml"))
 
@@ -47,8 +49,7 @@ def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
     ("eval.window=100000", "eval.window=100000 is invalid: expected at most the model's "
                            "context length 512 (tiny_llama)"),
     ("eval.stride=300", "eval.stride=300 is invalid: expected less than eval.window=256"),
-    ("method.trainable.name=some", "method.trainable.name='some' is invalid: expected one of "
-                                   "all, lora, subset"),
+    ("method.optim.lr=0", "method.optim.lr=0.0 is invalid: expected a number > 0"),
     ("data.block_size=0", "data.block_size=0 is invalid: expected an integer > 0"),
 ])
 def test_bad_value_names_the_key_and_accepted_values(override, message):
@@ -56,6 +57,75 @@ def test_bad_value_names_the_key_and_accepted_values(override, message):
     with pytest.raises(ConfigError) as err:
         validate(cfg)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("overrides,key,accepted", [
+    (["method=lora", "method.trainable.name=some"], "method.trainable.name", "all, lora, subset"),
+    (["method=organ", "method.organ.mode=sideways"], "method.organ.mode", "replace, insert"),
+    (["method=graft", "method.graft.select=best"], "method.graft.select",
+     "activation, random, bottom"),
+    (["logger.name=tensorboard"], "logger.name", "csv, wandb, none"),
+])
+def test_a_fixed_choice_lists_what_it_accepts(overrides, key, accepted):
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_cfg(overrides)
+    text = f"{err.value} {err.value.__cause__}"
+    assert key.split(".")[-1] in text and f"expected one of [{accepted}]" in text
+
+
+def test_each_method_refuses_another_methods_keys():
+    # Options belong to their method's schema: organ options do not exist under method=lora.
+    with pytest.raises(ConfigCompositionException, match="method.organ.position"):
+        compose_cfg(["method=lora", "method.organ.position=0"])
+    with pytest.raises(ConfigCompositionException, match="method.trainable"):
+        compose_cfg(["method=zero_shot", "method.trainable.name=lora"])
+
+
+def test_lora_rank_is_checked():
+    with pytest.raises(ConfigError, match="method.trainable.lora.r=0 is invalid: expected an "
+                                          "integer > 0"):
+        validate(compose_cfg(["model=tiny_llama", "method=lora", "method.trainable.lora.r=0"]))
+
+
+def test_checks_read_model_facts_and_write_nothing(tmp_path):
+    # An organ from SmolLM2 into Gemma-3 is refused from the embedded models' facts: nothing
+    # is dequantised (that took most of a minute) and nothing is written, in paths.cache or
+    # in the working directory.
+    out = subprocess.run([sys.executable, "-m", "transplant", "model=smollm2_135m",
+                          "method=organ", "method.organ.recipient=gemma3_270m",
+                          "method.organ.position=999", f"paths.cache={tmp_path / 'cache'}",
+                          f"paths.outputs={tmp_path / 'out'}"], cwd=tmp_path,
+                         capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "TRANSPLANT_CACHE"})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert ("method.organ.recipient='gemma3_270m' is invalid: expected a model the donor's "
+            "organ fits (donor vs recipient: family llama != gemma3; hidden 576 != 640") \
+        in out.stderr
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "outputs").exists()
+    assert [p.name for p in (tmp_path / "out" / "default").iterdir()] == ["_launches"]
+
+
+def test_organ_position_is_checked_against_the_recipient():
+    cfg = compose_cfg(["model=tiny_llama", "method=organ", "method.organ.recipient=tiny_mistral",
+                       "method.organ.position=3"])
+    with pytest.raises(ConfigError, match="family llama != mistral"):
+        validate(cfg)
+    cfg = compose_cfg(["model=tiny_llama", "method=organ", "method.organ.mode=insert",
+                       "method.organ.position=5"])
+    with pytest.raises(ConfigError, match=r"method.organ.position=5 is invalid: expected 0..4 "
+                                          r"\(insert of a 3-layer organ, 4-layer recipient\)"):
+        validate(cfg)
+
+
+def test_paths_cache_is_where_everything_is_cached(tmp_path):
+    # No TRANSPLANT_CACHE in the environment: the run must use paths.cache alone.
+    out = subprocess.run([sys.executable, "-m", "transplant", "model=tiny_llama",
+                          "method=lora", *FAST[1:], "trainer.max_steps=1",
+                          f"paths.cache={tmp_path / 'c'}", f"paths.outputs={tmp_path / 'o'}"],
+                         cwd=tmp_path, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "TRANSPLANT_CACHE"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "c" / "tokens").is_dir() and not (tmp_path / "outputs").exists()
 
 
 def test_unknown_key_is_named():

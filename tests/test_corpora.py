@@ -27,13 +27,26 @@ def test_kjv_has_every_chapter():
     assert docs[0].id == "Genesis 1" and docs[0].text.startswith("1 In the beginning God")
 
 
-def test_fortunes_split_on_percent_lines():
+def test_fortunes_split_on_percent_lines(tmp_path, monkeypatch):
+    from transplant.data import corpora
+
+    (tmp_path / "wisdom").write_text("One.\n%\nTwo lines,\n  indented.\n%\n\n%\nThree.\n%\n")
+    (tmp_path / "wisdom.dat").write_bytes(b"\x00\x02binary index")
+    (tmp_path / "more").write_text("Four.\n")
+    monkeypatch.setattr(corpora, "FORTUNES_DIR", tmp_path)
+    docs = load_corpus("fortunes")
+    assert [(d.id, d.text) for d in docs] == [
+        ("more/0", "Four."), ("wisdom/0", "One."), ("wisdom/1", "Two lines,\n  indented."),
+        ("wisdom/3", "Three.")]
+
+
+def test_installed_fortunes_have_no_separators_left():
     try:
         docs = load_corpus("fortunes")
     except CorpusUnavailableError as e:
         assert "fortunes-min" in str(e)
         pytest.skip("Debian fortunes-min not installed")
-    assert len(docs) > 1000 and not any("\n%\n" in d.text for d in docs)
+    assert docs and not any("\n%\n" in f"\n{d.text}\n" for d in docs)
 
 
 def test_text_files_and_jsonl(tmp_path):

@@ -60,3 +60,12 @@ def test_minilm_embeds_paraphrases_closer_than_unrelated_text():
     emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
     assert emb[0] @ emb[1] > emb[0] @ emb[2] + 0.3
     assert os.path.isdir(model.name_or_path)
+
+
+@pytest.mark.parametrize("name", ["smollm2_135m", "gemma3_270m", "minilm"])
+def test_recorded_facts_of_embedded_models_match_their_configs(name):
+    # Checks read these facts instead of dequantising; they must be what the model really is.
+    from transplant.models.facts import facts_of_config, model_facts
+    from transplant.models.loading import model_config
+
+    assert model_facts(name) == facts_of_config(name, model_config(name))

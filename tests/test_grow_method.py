@@ -1,7 +1,8 @@
 import pytest
 
 from tests.conftest import compose_cfg
-from transplant.config import ConfigError, validate
+from transplant.config import ConfigError
+from transplant.validation import validate
 
 
 def test_grow_freeze_learns_without_touching_the_original_function(run):
@@ -15,10 +16,12 @@ def test_grow_freeze_learns_without_touching_the_original_function(run):
     assert metrics["target_ppl"] != metrics["before_target_ppl"]
 
 
-def test_grow_depth_run(run):
+def test_grow_depth_adds_and_trains_exactly_two_blocks(run):
+    from transplant.models import decoder_layers, load_model
+
     metrics, _ = run(["method=grow_depth", "method.grow.layers=first:2", "trainer.max_steps=2"])
-    layer = metrics["params_added"] // 2
-    assert metrics["params_trainable"] == metrics["params_added"] == 2 * layer
+    block = sum(p.numel() for p in decoder_layers(load_model("tiny_llama")[0])[0].parameters())
+    assert metrics["params_added"] == metrics["params_trainable"] == 2 * block
 
 
 @pytest.mark.parametrize("override,message", [
@@ -26,7 +29,9 @@ def test_grow_depth_run(run):
     ("method.optim.weight_decay=0.1", "method.optim.weight_decay=0.1 is invalid: expected 0 "
                                       "with method.grow.policy=freeze"),
     ("method.grow.layers=even:9", "method.grow.layers='even:9' is invalid: layer rule"),
-    ("method.grow.kind=width", "method.grow.kind='width' is invalid"),
+    ("method.grow.layers=bogus", "method.grow.layers='bogus' is invalid: layer rule 'bogus': "
+                                 "expected all, first:N, last:N, even:N"),
+    ("method.grow.layers=first:9", "method.grow.layers='first:9' is invalid: layer rule"),
 ])
 def test_bad_grow_config_names_the_key(override, message):
     cfg = compose_cfg(["model=tiny_llama", "method=grow", override])

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, T5Config
@@ -20,9 +22,9 @@ def test_tiny_model_is_deterministic_per_seed(name):
     c, _ = load_model(name)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
                                                  b.state_dict().values(), strict=True))
-    from transplant.models import ModelSpec
+    from transplant.config import ModelConfig
 
-    d, _ = load_model(ModelSpec(name, seed=1))
+    d, _ = load_model(ModelConfig(name, seed=1))
     assert not torch.equal(next(iter(c.parameters())), next(iter(d.parameters())))
 
 
@@ -62,7 +64,16 @@ def test_offline_hub_failure_is_explained(monkeypatch):
     assert "Without internet, use an embedded model or a local model directory" in str(err.value)
 
 
-def test_trust_remote_code_is_off_by_default():
-    from transplant.models import ModelSpec
-
-    assert ModelSpec("x").trust_remote_code is False
+def test_remote_code_in_a_model_directory_is_never_run_by_default(tmp_path):
+    # A directory whose config asks for its own code: loading it must refuse, not import it.
+    marker = tmp_path / "code_ran"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps({
+        "model_type": "evil_model", "auto_map": {"AutoConfig": "evil.EvilConfig"}}))
+    (tmp_path / "m" / "evil.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "from transformers import PretrainedConfig\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil_model'\n")
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        load_model(str(tmp_path / "m"))
+    assert not marker.exists()

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from tests.conftest import REPO, compose_cfg
-from transplant.config import ConfigError, validate
+from transplant.config import ConfigError
 from transplant.models import decoder_layers, load_model
 from transplant.surgery.organ import Organ, implant, organ_manifest
+from transplant.validation import validate
 
 ORGAN = ["method=organ", "method.organ.length=2", "trainer.max_steps=3"]
 
@@ -59,7 +60,7 @@ def test_position_sweep_trains_the_organ_once(run, tmp_path):
     ("method.organ.start=3", "method.organ.start=3 is invalid: expected 0..2 for a 2-layer "
                              "organ of a 4-layer donor"),
     ("method.organ.position=3", "method.organ.position=3 is invalid: expected 0..2 (replace"),
-    ("method.organ.mode=swap", "method.organ.mode='swap' is invalid"),
+    ("method.organ.length=0", "method.organ.length=0 is invalid: expected an integer > 0"),
 ])
 def test_bad_organ_config_names_the_key(override, message):
     cfg = compose_cfg(["model=tiny_llama", *ORGAN, override])
@@ -92,3 +93,25 @@ def test_organ_cli_extract_inspect_implant(tmp_path):
               "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "organ family gpt2 != recipient family llama" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("method", [[*ORGAN], ["method=graft", "trainer.max_steps=1",
+                                                "method.graft.workload_size=4",
+                                                "method.graft.accuracy_items=4"]])
+def test_every_load_of_the_configured_model_keeps_its_options(run, monkeypatch, method):
+    # The donor reloaded as the organ's default recipient (and graft's target) must be the
+    # same revision, trust setting, dtype and tiny seed as the configured model.
+    from transplant.methods import common
+
+    loads = []
+    real = common.load_model
+
+    def spy(spec, cache=None):
+        loads.append(spec)
+        return real(spec, cache)
+
+    monkeypatch.setattr(common, "load_model", spy)
+    run([*method, "model.revision=r1", "model.seed=3"])
+    mine = [s for s in loads if s.name == "tiny_llama"]
+    assert len(mine) >= 2
+    assert all((s.revision, s.seed, s.dtype) == ("r1", 3, "float32") for s in mine), mine

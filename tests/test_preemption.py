@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from tests.test_training import QUIET, _stream
+from transplant.config import OptimConfig, TrainerConfig
 from transplant.models import load_model
-from transplant.training import OptimSpec, TrainerSpec, fit
+from transplant.training import fit
 from transplant.training.preemption import Preempted, resume_point
 
 
@@ -26,9 +27,9 @@ class SignalAt(L.Callback):
 
 def _train(tokenizer, resume_dir, accumulate=1, signal_at=None, steps=8):
     model, _ = load_model("tiny_llama")
-    trainer = TrainerSpec(max_steps=steps, batch_size=4, accumulate_grad_batches=accumulate,
+    trainer = TrainerConfig(max_steps=steps, batch_size=4, accumulate_grad_batches=accumulate,
                           **QUIET)
-    optim = OptimSpec(lr=3e-3, warmup_steps=2)
+    optim = OptimConfig(lr=3e-3, warmup_steps=2)
     stats = fit(model, _stream(tokenizer, 2048), 32, trainer, optim, seed=3,
                 resume_dir=resume_dir, extra_callbacks=[signal_at] if signal_at else [])
     return model, stats

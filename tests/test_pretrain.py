@@ -5,11 +5,12 @@ import torch
 
 from tests.conftest import compose_cfg
 from transplant.cache import CacheKeyMismatchError
-from transplant.config import ConfigError, validate
+from transplant.config import ConfigError
 from transplant.models import load_model
 from transplant.models.loading import load_tokenizer
 from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
 from transplant.models.zoo import ZooModelMissingError
+from transplant.validation import validate
 
 TINY = ["method=pretrain", "method.recipe.tokenizer=tiny_llama", "method.recipe.hidden=32",
         "method.recipe.heads=2", "method.recipe.layers=2", "trainer.max_steps=3"]

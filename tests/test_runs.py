@@ -71,8 +71,8 @@ def test_options_added_to_the_schema_later_do_not_invalidate_done_runs(run):
     _, run_dir = run(["method=lora"])
     config = run_dir / "config.yaml"
     text = config.read_text()
-    assert "  graft:\n" in text
-    config.write_text(text.replace("  graft:\n", "  graft_from_an_older_version:\n"))
+    assert "  trainable:\n" in text
+    config.write_text(text.replace("  trainable:\n", "  trainable_from_an_older_version:\n"))
     again, _ = run(["method=lora"])
     assert again is None  # still done, still skipped
 

@@ -3,15 +3,12 @@ import math
 import pytest
 import torch
 
+from transplant.config import LoraConfig, OptimConfig, TrainableConfig, TrainerConfig
 from transplant.data.corpora import Document
 from transplant.data.tokens import TokenStream, build_stream
 from transplant.models import load_model
 from transplant.training import (
     DivergenceError,
-    LoraSpec,
-    OptimSpec,
-    PolicySpec,
-    TrainerSpec,
     apply_policy,
     count_parameters,
     fit,
@@ -37,8 +34,8 @@ def test_warmup_cosine_schedule():
 def test_lightning_path_equals_a_plain_pytorch_loop(tokenizer):
     """Same model, data order, AdamW, schedule and clipping: identical weights after training."""
     stream = _stream(tokenizer)
-    trainer = TrainerSpec(max_steps=6, batch_size=4, gradient_clip_val=0.5, **QUIET)
-    optim = OptimSpec(lr=3e-3, weight_decay=0.01, warmup_steps=2)
+    trainer = TrainerConfig(max_steps=6, batch_size=4, gradient_clip_val=0.5, **QUIET)
+    optim = OptimConfig(lr=3e-3, weight_decay=0.01, warmup_steps=2)
     lit, _ = load_model("tiny_llama")
     fit(lit, stream, 32, trainer, optim, seed=7)
 
@@ -63,15 +60,15 @@ def test_lightning_path_equals_a_plain_pytorch_loop(tokenizer):
 def test_lora_trains_only_adapters(tokenizer):
     model, _ = load_model("tiny_llama")
     base = {k: v.clone() for k, v in model.state_dict().items()}
-    wrapped = apply_policy(model, PolicySpec("lora", LoraSpec(r=4, alpha=8)))
+    wrapped = apply_policy(model, TrainableConfig("lora", LoraConfig(r=4, alpha=8)))
     trainable, total = count_parameters(wrapped)
     names = [n for n, p in wrapped.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n for n in names)
     # 4 layers x 4 attention projections x r * (in + out)
     q_k_v_o = [(64, 64), (64, 32), (64, 32), (64, 64)]
     assert trainable == 4 * sum(4 * (i + o) for i, o in q_k_v_o)
-    fit(wrapped, _stream(tokenizer), 32, TrainerSpec(max_steps=3, batch_size=4, **QUIET),
-        OptimSpec(lr=1e-2), seed=0)
+    fit(wrapped, _stream(tokenizer), 32, TrainerConfig(max_steps=3, batch_size=4, **QUIET),
+        OptimConfig(lr=1e-2), seed=0)
     after = wrapped.get_base_model().state_dict()
     for k, v in base.items():
         key = k.replace(".weight", ".base_layer.weight") if k.replace(
@@ -82,7 +79,7 @@ def test_lora_trains_only_adapters(tokenizer):
 
 def test_lora_on_gpt2_conv1d(tokenizer):
     model, _ = load_model("tiny_gpt2")
-    wrapped = apply_policy(model, PolicySpec("lora", LoraSpec(r=2)))
+    wrapped = apply_policy(model, TrainableConfig("lora", LoraConfig(r=2)))
     ids = torch.tensor([[256, 1, 2, 3]])
     with torch.no_grad():  # LoRA B starts at zero: the wrapped model equals the base
         assert torch.equal(wrapped(input_ids=ids).logits, load_model("tiny_gpt2")[0](ids).logits)
@@ -91,9 +88,9 @@ def test_lora_on_gpt2_conv1d(tokenizer):
 def test_subset_policy_trains_only_matching_parameters(tokenizer):
     model, _ = load_model("tiny_llama")
     before = {k: v.clone() for k, v in model.named_parameters()}
-    apply_policy(model, PolicySpec("subset", patterns=(r"layers\.1\.mlp\.",)))
-    fit(model, _stream(tokenizer), 32, TrainerSpec(max_steps=2, batch_size=4, **QUIET),
-        OptimSpec(lr=1e-2), seed=0)
+    apply_policy(model, TrainableConfig("subset", patterns=[r"layers\.1\.mlp\."]))
+    fit(model, _stream(tokenizer), 32, TrainerConfig(max_steps=2, batch_size=4, **QUIET),
+        OptimConfig(lr=1e-2), seed=0)
     for name, p in model.named_parameters():
         changed = not torch.equal(p, before[name])
         assert changed == name.startswith("model.layers.1.mlp."), name
@@ -102,7 +99,7 @@ def test_subset_policy_trains_only_matching_parameters(tokenizer):
 def test_subset_matching_nothing_is_an_error():
     model, _ = load_model("tiny_llama")
     with pytest.raises(ValueError, match=r"match no parameter; names look like 'model\."):
-        apply_policy(model, PolicySpec("subset", patterns=("nothing_here",)))
+        apply_policy(model, TrainableConfig("subset", patterns=["nothing_here"]))
 
 
 def test_nan_loss_raises_divergence(tokenizer):
@@ -110,5 +107,5 @@ def test_nan_loss_raises_divergence(tokenizer):
     with torch.no_grad():
         model.get_submodule("model.norm").weight.fill_(math.nan)
     with pytest.raises(DivergenceError, match="training loss is nan at step 0"):
-        fit(model, _stream(tokenizer), 32, TrainerSpec(max_steps=2, batch_size=2, **QUIET),
-            OptimSpec(), seed=0)
+        fit(model, _stream(tokenizer), 32, TrainerConfig(max_steps=2, batch_size=2, **QUIET),
+            OptimConfig(), seed=0)

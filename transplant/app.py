@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 import sys
 import time
@@ -21,17 +20,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from transplant.config import ConfigError, register_schema, validate
+from transplant.config import ConfigError, register_schema
 from transplant.loggers import finish_logger, make_logger
+from transplant.methods import METHODS, register_method_schemas
 from transplant.monitor import PeakMemory
-from transplant.runs import RunRecord, identity, run_id
+from transplant.runs import RunContext, RunRecord, identity, run_id
 from transplant.training.preemption import Preempted
+from transplant.validation import validate
 
 log = logging.getLogger("transplant")
-
-# Config sections that determine a run's result; a finished run is only reused if they match.
-RESULT_KEYS = ("seed", "model", "data", "method", "trainer", "eval")
-NOT_RESULT = ("trainer.enable_progress_bar", "trainer.log_every_n_steps")
 
 
 def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> dict[str, Any] | None:
@@ -39,7 +36,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
     validate(cfg)
     ident = identity(overrides)
     record = RunRecord(Path(cfg.paths.outputs) / cfg.study / run_id(ident), ident)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     if record.is_done() and not cfg.force:
         _check_same_result_config(record, resolved)
         log.info("skip %s: already done (force=true reruns it)", record.dir)
@@ -49,18 +46,15 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
                     record.status()["pid"])
         return None
 
-    if cfg.force or _result_diffs(record, resolved):  # a checkpoint of another config is stale
+    if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))
-    os.environ["TRANSPLANT_CACHE"] = str(cfg.paths.cache)
     logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
     start = time.time()
-    artifacts: list = []  # organs, adapters: logged with the finished run
+    ctx = RunContext(record.dir, Path(cfg.paths.cache), logger)
     try:
-        from transplant.methods import METHODS, RunContext
-
         with PeakMemory() as memory:
-            metrics = METHODS[cfg.method.name](cfg, RunContext(record.dir, logger, artifacts))
+            metrics = METHODS[cfg.method.name].run(cfg, ctx)
         _check_finite(metrics)
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
@@ -79,7 +73,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         return None  # the sweep goes on; the report lists the failure
     record.finish(metrics)
     shutil.rmtree(record.dir / "resume", ignore_errors=True)  # checkpoints of finished phases
-    finish_logger(logger, metrics, ok=True, artifacts=artifacts)
+    finish_logger(logger, metrics, ok=True, artifacts=ctx.artifacts)
     log.info("done %s: %s", record.dir, _summary(metrics))
     return metrics
 
@@ -90,33 +84,8 @@ def _check_finite(metrics: dict[str, Any]) -> None:
             raise FloatingPointError(f"metric {key} is {value}")
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _result_diffs(record: RunRecord, resolved: dict[str, Any]) -> list[str]:
-    """How the result-determining config differs from the one recorded in the run directory."""
-    import yaml
-
-    path = record.dir / "config.yaml"
-    if not path.exists():
-        return []
-    old = _flatten(yaml.safe_load(path.read_text()))
-    new = _flatten(resolved)
-    # Keys only one side has are not compared: a newer version of the schema adds options
-    # (with defaults) that an older finished run could not have recorded.
-    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
-            if k.split(".")[0] in RESULT_KEYS and k not in NOT_RESULT and old[k] != new[k]]
-
-
 def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> None:
-    diffs = _result_diffs(record, resolved)
+    diffs = record.result_diffs(resolved)
     if diffs:
         raise ConfigError(
             f"{record.dir} is done, but with another config ({'; '.join(diffs[:5])}). "
@@ -147,6 +116,7 @@ def route_model_override(argv: list[str], conf_dir: str) -> list[str]:
 
 
 register_schema()
+register_method_schemas()
 
 
 # The configs live at the repository top level, beside the package.

@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from transplant.atomic import write_json
+from transplant.atomic import replacing, write_json
 
 DEFAULT_ROOT = "outputs/cache"
 
@@ -42,13 +41,13 @@ def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
 
 
 def cached_json(kind: str, key: dict[str, Any], compute: Callable[[], Any],
-                filename: str = "value.json") -> Any:
+                filename: str = "value.json", root: str | os.PathLike | None = None) -> Any:
     """A JSON value (an evaluation, activation statistics) computed once per key."""
 
     def build(out: Path) -> None:
         (out / filename).write_text(json.dumps(compute()))
 
-    return json.loads((cached_dir(kind, key, build) / filename).read_text())
+    return json.loads((cached_dir(kind, key, build, root) / filename).read_text())
 
 
 def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path], None],
@@ -65,17 +64,9 @@ def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path],
         if (final / "key.json").exists():  # another process built it while we waited
             _check_key(final, key)
             return final
-        tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
+        with replacing(final, directory=True) as tmp:
             build(tmp)
             write_json(tmp / "key.json", key)  # written last: its presence marks a whole entry
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return final
 
 

@@ -1,25 +1,41 @@
-"""The typed config schema (Hydra structured configs) and the checks run before any model loads.
+"""The shared config schema (Hydra structured configs) and the value checks every run shares.
 
-The schema makes Hydra reject unknown keys and wrong types by name; `validate` checks values
-(ranges, known corpora, window within the model's context) and names the key and what it accepts.
+The schema makes Hydra reject unknown keys and wrong types by name, and an Enum field lists the
+values it accepts. Each method's own schema and checks live in its file in `methods/`; the checks
+that need facts about the model (its context length) take them as arguments. This module sits
+at the bottom of the package: the dataclasses here are also what loading and training take
+(`load_model(ModelConfig(...))`, `fit(..., TrainerConfig(...), OptimConfig(...))`), so each
+option exists once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class Choice(str, Enum):
+    """A fixed set of string options: compares equal to its value, prints as its value."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING  # embedded model, tiny_* config, local directory or hub id
+    """What to load: an embedded model, a tiny_* config, `zoo/<name>`, a local directory or a
+    hub id (the hub is contacted only for a hub id)."""
+
+    name: str = MISSING
     dtype: str = "float32"
-    seed: int = 0
+    seed: int = 0  # initialisation seed of tiny random models
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # off unless the user turns it on
 
 
 @dataclass
@@ -35,19 +51,27 @@ class DataConfig:
     test_permille: int = 50
 
 
+class Policy(Choice):
+    all = "all"
+    lora = "lora"
+    subset = "subset"
+
+
 @dataclass
 class LoraConfig:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.0
-    targets: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # module names; empty: the family's
 
 
 @dataclass
 class TrainableConfig:
-    name: str = "all"  # all | lora | subset
+    """Which weights train: `all`, peft's `lora`, or the `subset` matching `patterns`."""
+
+    name: Policy = Policy.all
     lora: LoraConfig = field(default_factory=LoraConfig)
-    patterns: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)  # subset: regexes over parameter names
 
 
 @dataclass
@@ -55,72 +79,15 @@ class OptimConfig:
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 0
-
-
-@dataclass
-class RecipeConfig:
-    """method=pretrain: the model trained from scratch, kept as zoo/<name>."""
-
-    name: str = "unnamed"
-    family: str = "llama"
-    layers: int = 4
-    hidden: int = 128
-    heads: int = 4
-    kv_heads: int | None = None
-    intermediate: int | None = None
-    context: int = 512
-    tie_embeddings: bool = True
-    tokenizer: str = "smollm2_135m"  # borrowed from an embedded (or any) model
-    corpora: list[str] = field(default_factory=lambda: ["python_code", "python_docs"])
-
-
-@dataclass
-class OrganConfig:
-    """method=organ: which layers form the organ, and where it goes."""
-
-    start: int | None = None  # None: floor(L/3), the paper's default
-    length: int = 3
-    position: int | None = None  # None: where it came from
-    mode: str = "replace"  # replace | insert
-    recipient: str | None = None  # None: the donor (model.name), reloaded untouched
-    in_place: bool = False  # train inside the frozen full donor instead of the wrapper
-
-
-@dataclass
-class GrowConfig:
-    """method=grow: what grows and what trains."""
-
-    kind: str = "mlp"  # mlp (replicate units) | depth (insert identity blocks)
-    copies: int = 2
-    layers: str = "all"  # all | first:N | last:N | even:N | "0,5,9"
-    policy: str = "freeze"  # mlp: freeze (only new copies train) | train (grown MLPs train)
-
-
-@dataclass
-class GraftConfig:
-    """method=graft: donor, how many modules, how chosen, how strongly."""
-
-    donor: str = "finetuned"  # a model, or the model fine-tuned (full_ft) on donor_domain
-    donor_domain: str = "tweets"
-    donor_seed: int = 0
-    k: int | None = 16  # modules to graft; null = all candidates
-    alpha: float = 1.0  # 1 = copy (the paper); < 1 interpolates
-    select: str = "activation"  # activation | random | bottom
-    workload: str = "tweets"  # prompts for the activation capture (validation split)
-    workload_size: int = 64
-    accuracy_items: int = 200  # test tweets for zero-shot sentiment accuracy
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
 
 
 @dataclass
 class MethodConfig:
+    """What every method's schema has; each method extends it in its own file."""
+
     name: str = MISSING
-    train: bool = True
-    trainable: TrainableConfig = field(default_factory=TrainableConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    recipe: RecipeConfig = field(default_factory=RecipeConfig)
-    organ: OrganConfig = field(default_factory=OrganConfig)
-    grow: GrowConfig = field(default_factory=GrowConfig)
-    graft: GraftConfig = field(default_factory=GraftConfig)
 
 
 @dataclass
@@ -134,6 +101,10 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     enable_progress_bar: bool = True
 
+    @property
+    def blocks_per_step(self) -> int:
+        return self.batch_size * self.accumulate_grad_batches
+
 
 @dataclass
 class EvalConfig:
@@ -144,12 +115,24 @@ class EvalConfig:
     batch_size: int = 8
 
 
+class LoggerName(Choice):
+    csv = "csv"
+    wandb = "wandb"
+    none = "none"
+
+
+class LoggerMode(Choice):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
 @dataclass
 class LoggerConfig:
-    name: str = "csv"  # csv | wandb | none
+    name: LoggerName = LoggerName.csv
     project: str = "transplant"
     entity: str | None = None
-    mode: str = "offline"  # wandb: offline unless the user says online
+    mode: LoggerMode = LoggerMode.offline  # wandb: offline unless the user says online
     tags: list[str] = field(default_factory=list)
 
 
@@ -166,7 +149,7 @@ class Config:
     force: bool = False  # rerun a run whose status is done
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
+    method: Any = MISSING  # the chosen method's own schema (conf/method/<name>.yaml)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -177,173 +160,53 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="_schema", node=Config)
 
 
-# Methods that train or evaluate a causal language model (perplexity).
-LM_METHODS = ("zero_shot", "full_ft", "lora", "pretrain", "organ", "grow", "graft")
+def as_object(node: DictConfig) -> Any:
+    """A config section as its schema dataclass (`cfg.trainer` -> TrainerConfig)."""
+    return OmegaConf.to_object(node)
 
 
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the key."""
 
 
-def _check(ok: bool, key: str, value: Any, accepted: str) -> None:
+def check(ok: bool, key: str, value: Any, accepted: str) -> None:
+    """Raise ConfigError("<key>=<value> is invalid: expected <accepted>") unless `ok`."""
     if not ok:
         raise ConfigError(f"{key}={value!r} is invalid: expected {accepted}")
 
 
-def validate(cfg: DictConfig) -> None:
-    """Check values before any model loads. Raises ConfigError naming the first bad key."""
-    from transplant.data.corpora import CORPORA
-    from transplant.methods import METHODS
-    from transplant.training.policies import POLICIES
+POSITIVE = ("trainer.batch_size", "trainer.accumulate_grad_batches", "data.block_size",
+            "eval.window", "eval.stride", "eval.max_tokens", "eval.batch_size")
 
-    corpora = ", ".join(sorted(CORPORA))
-    _check(cfg.method.name in METHODS, "method.name", cfg.method.name,
-           f"one of {', '.join(sorted(METHODS))}")
-    _check(cfg.data.domain in CORPORA, "data.domain", cfg.data.domain, f"one of {corpora}")
-    _check(cfg.eval.retention is None or cfg.eval.retention in CORPORA, "eval.retention",
-           cfg.eval.retention, f"null or one of {corpora}")
-    _check(cfg.method.trainable.name in POLICIES, "method.trainable.name",
-           cfg.method.trainable.name, f"one of {', '.join(POLICIES)}")
-    _check(cfg.model.dtype in ("float32", "bfloat16", "float16"), "model.dtype", cfg.model.dtype,
-           "float32, bfloat16 or float16")
-    _check(cfg.logger.name in ("csv", "wandb", "none"), "logger.name", cfg.logger.name,
-           "csv, wandb or none")
-    _check(cfg.logger.mode in ("offline", "online", "disabled"), "logger.mode",
-           cfg.logger.mode, "offline, online or disabled")
-    for key in ("trainer.max_steps",):
-        _check(_get(cfg, key) >= 0, key, _get(cfg, key), "an integer >= 0")
-    for key in ("trainer.batch_size", "trainer.accumulate_grad_batches", "data.block_size",
-                "eval.window", "eval.stride", "eval.max_tokens", "eval.batch_size",
-                "method.trainable.lora.r"):
-        _check(_get(cfg, key) > 0, key, _get(cfg, key), "an integer > 0")
-    _check(cfg.eval.stride < cfg.eval.window, "eval.stride", cfg.eval.stride,
-           f"less than eval.window={cfg.eval.window} (each window needs context)")
-    _check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
+
+def check_shared(cfg: DictConfig, corpora: Collection[str]) -> None:
+    """The value checks of the shared sections, given the known corpus names."""
+    names = ", ".join(sorted(corpora))
+    check(cfg.data.domain in corpora, "data.domain", cfg.data.domain, f"one of {names}")
+    check(cfg.eval.retention is None or cfg.eval.retention in corpora, "eval.retention",
+          cfg.eval.retention, f"null or one of {names}")
+    check(cfg.model.dtype in ("float32", "bfloat16", "float16"), "model.dtype", cfg.model.dtype,
+          "float32, bfloat16 or float16")
+    check(cfg.trainer.max_steps >= 0, "trainer.max_steps", cfg.trainer.max_steps,
+          "an integer >= 0")
+    for key in POSITIVE:
+        value = OmegaConf.select(cfg, key)
+        check(value > 0, key, value, "an integer > 0")
+    check(cfg.eval.stride < cfg.eval.window, "eval.stride", cfg.eval.stride,
+          f"less than eval.window={cfg.eval.window} (each window needs context)")
+    check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
     for key in ("data.validation_permille", "data.test_permille"):
-        _check(0 <= _get(cfg, key) <= 500, key, _get(cfg, key), "an integer in 0..500")
-    if cfg.method.name == "pretrain":
-        _validate_recipe(cfg)
-        return  # the model does not exist yet: its recipe is what to check
-    family, context = _model_facts(cfg)
-    if cfg.method.name in LM_METHODS:
-        from transplant.models.families import FAMILIES
+        value = OmegaConf.select(cfg, key)
+        check(0 <= value <= 500, key, value, "an integer in 0..500")
 
-        _check(FAMILIES[family].causal, "model.name", cfg.model.name,
-               f"a causal language model for method {cfg.method.name}; {cfg.model.name} is a "
-               f"{family} encoder")
+
+def check_context(cfg: DictConfig, context: int, limit: str) -> None:
+    """Evaluation windows and training blocks fit in the context; `limit` describes it."""
     for key in ("eval.window", "data.block_size"):
-        _check(_get(cfg, key) <= context, key, _get(cfg, key),
-               f"at most the model's context length {context} ({cfg.model.name})")
-    if cfg.method.name == "organ":
-        _validate_organ(cfg)
-    if cfg.method.name == "grow":
-        _validate_grow(cfg)
-    if cfg.method.name == "graft":
-        g = cfg.method.graft
-        _check(g.select in ("activation", "random", "bottom"), "method.graft.select", g.select,
-               "activation, random or bottom")
-        _check(0.0 <= g.alpha <= 1.0, "method.graft.alpha", g.alpha, "a number in [0, 1]")
-        _check(g.k is None or g.k >= 0, "method.graft.k", g.k, "null (all) or an integer >= 0")
-        _check(g.donor_domain in CORPORA, "method.graft.donor_domain", g.donor_domain,
-               f"one of {corpora}")
+        value = OmegaConf.select(cfg, key)
+        check(value <= context, key, value, f"at most {limit}")
 
 
-def _validate_organ(cfg: DictConfig) -> None:
-    from transplant.models.families import FAMILIES
-    from transplant.models.loading import ModelSpec, model_config
-
-    o = cfg.method.organ
-    _check(o.mode in ("replace", "insert"), "method.organ.mode", o.mode, "replace or insert")
-    _check(o.length > 0, "method.organ.length", o.length, "an integer > 0")
-    family, _ = _model_facts(cfg)
-    n = _layer_count(cfg)
-    if n is not None:
-        start = o.start if o.start is not None else n // 3
-        _check(0 <= start <= n - o.length, "method.organ.start", o.start,
-               f"0..{n - o.length} for a {o.length}-layer organ of a {n}-layer donor")
-        if o.position is not None and o.recipient is None:
-            last = n - o.length if o.mode == "replace" else n
-            _check(0 <= o.position <= last, "method.organ.position", o.position,
-                   f"0..{last} ({o.mode} of a {o.length}-layer organ, {n}-layer recipient)")
-    if o.recipient is not None:
-        config = model_config(ModelSpec(o.recipient))
-        _check(FAMILIES[family].model_types[0] in (config.model_type,) or
-               config.model_type in FAMILIES[family].model_types, "method.organ.recipient",
-               o.recipient, f"a {family}-family model like the donor")
-
-
-def _validate_grow(cfg: DictConfig) -> None:
-    from transplant.surgery.grow import select_layers
-
-    g = cfg.method.grow
-    _check(g.kind in ("mlp", "depth"), "method.grow.kind", g.kind, "mlp or depth")
-    _check(g.policy in ("freeze", "train"), "method.grow.policy", g.policy, "freeze or train")
-    _check(g.copies >= 2, "method.grow.copies", g.copies, "an integer >= 2")
-    if g.kind == "mlp" and g.policy == "freeze":
-        # Decoupled weight decay would move the frozen original units.
-        _check(cfg.method.optim.weight_decay == 0, "method.optim.weight_decay",
-               cfg.method.optim.weight_decay, "0 with method.grow.policy=freeze (weight decay "
-               "would change the original units, which must stay bit-identical)")
-    n = _layer_count(cfg)
-    if n is not None:
-        try:
-            select_layers(n, g.layers)
-        except ValueError as e:
-            raise ConfigError(f"method.grow.layers={g.layers!r} is invalid: {e}") from e
-
-
-def _layer_count(cfg: DictConfig) -> int | None:
-    from transplant.models.embedded import EMBEDDED
-    from transplant.models.families import arch_for
-    from transplant.models.loading import ModelSpec, model_config
-
-    if cfg.model.name in EMBEDDED and EMBEDDED[cfg.model.name].layers:
-        return EMBEDDED[cfg.model.name].layers
-    config = model_config(ModelSpec(cfg.model.name))
-    return getattr(config, arch_for(config).num_layers_key)
-
-
-def _validate_recipe(cfg: DictConfig) -> None:
-    from transplant.data.corpora import CORPORA
-    from transplant.models.recipes import PRETRAIN_FAMILIES
-    from transplant.models.zoo import NAME
-
-    r = cfg.method.recipe
-    _check(bool(NAME.match(r.name)) and r.name != "unnamed", "method.recipe.name", r.name,
-           "a zoo name of letters, digits, '_', '.', '-' (the model is then model=zoo/<name>)")
-    _check(r.family in PRETRAIN_FAMILIES, "method.recipe.family", r.family,
-           f"one of {', '.join(PRETRAIN_FAMILIES)}")
-    for key in ("layers", "hidden", "heads", "context"):
-        _check(r[key] > 0, f"method.recipe.{key}", r[key], "an integer > 0")
-    _check(r.hidden % r.heads == 0, "method.recipe.heads", r.heads,
-           f"a divisor of method.recipe.hidden={r.hidden}")
-    _check(len(r.corpora) > 0 and all(c in CORPORA for c in r.corpora), "method.recipe.corpora",
-           list(r.corpora), f"a non-empty list of {', '.join(sorted(CORPORA))}")
-    for key in ("eval.window", "data.block_size"):
-        _check(_get(cfg, key) <= r.context, key, _get(cfg, key),
-               f"at most method.recipe.context={r.context}")
-
-
-def _get(cfg: DictConfig, key: str) -> Any:
-    node = cfg
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
-def _model_facts(cfg: DictConfig) -> tuple[str, int]:
-    """(family, context length) of the configured model, from its config alone."""
-    from transplant.models.embedded import EMBEDDED
-    from transplant.models.families import arch_for
-    from transplant.models.loading import ModelSpec, model_config
-
-    if cfg.model.name in EMBEDDED:  # known without dequantising the GGUF file
-        emb = EMBEDDED[cfg.model.name]
-        return emb.family, emb.context_length
-    config = model_config(ModelSpec(cfg.model.name, revision=cfg.model.revision,
-                                    trust_remote_code=cfg.model.trust_remote_code))
-    family = arch_for(config).family
-    for attr in ("max_position_embeddings", "n_positions", "n_ctx"):
-        if getattr(config, attr, None):
-            return family, int(getattr(config, attr))
-    return family, 1 << 30
+def check_trainable(cfg: DictConfig) -> None:
+    lora = cfg.method.trainable.lora
+    check(lora.r > 0, "method.trainable.lora.r", lora.r, "an integer > 0")

@@ -26,7 +26,7 @@ def make_logger(cfg: DictConfig, run_dir: Path, run_name: str,
     return WandbLogger(
         project=cfg.logger.project, entity=cfg.logger.entity, name=f"{cfg.study}/{run_name}",
         group=cfg.study, job_type=cfg.method.name, tags=_tags(cfg),
-        save_dir=str(logs), mode=cfg.logger.mode,
+        save_dir=str(logs), mode=str(cfg.logger.mode),
         config={"identity": identity, **identity, **config},
         reinit="finish_previous",
     )

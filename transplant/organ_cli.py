@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -40,6 +38,7 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _implant(args: argparse.Namespace) -> None:
+    from transplant.atomic import replacing
     from transplant.models import load_model
     from transplant.surgery.organ import Organ, implant
 
@@ -49,17 +48,9 @@ def _implant(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"transplant-organ: {out} exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:  # written whole, then renamed: never a half-written model directory
+    with replacing(out, directory=True) as tmp:  # never a half-written model directory
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"wrote {out}: {args.recipient} with the organ at {args.position} ({args.mode})")
 
 

@@ -15,15 +15,31 @@ import re
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
 from transplant.atomic import read_json, write_json, write_text
 
-# Overrides that do not change a run's result, so they are not part of its identity.
-NON_IDENTITY = ("study", "experiment", "force", "paths.", "logger", "hydra.",
-                "trainer.enable_progress_bar", "trainer.log_every_n_steps")
+# Config keys that do not change a run's result: they are not part of a run's identity, not
+# compared when a finished run is relaunched, and not part of cache keys. The one list.
+NOT_RESULT = ("study", "experiment", "force", "paths", "logger", "hydra",
+              "trainer.enable_progress_bar", "trainer.log_every_n_steps")
+
+
+def affects_result(key: str) -> bool:
+    """Whether a dotted config key (or an override's key) can change a run's result."""
+    return not any(key == p or key.startswith(p + ".") for p in NOT_RESULT)
+
+
+def result_part(cfg: DictConfig, section: str) -> dict[str, Any]:
+    """A config section without its keys that do not change results (for cache keys)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg[section], resolve=True).items()
+            if affects_result(f"{section}.{k}")}
 
 
 def identity(overrides: list[str]) -> dict[str, str]:
@@ -31,8 +47,7 @@ def identity(overrides: list[str]) -> dict[str, str]:
     out = {}
     for item in overrides:
         key, _, value = item.lstrip("+~").partition("=")
-        if not any(key == p or (p.endswith(".") and key.startswith(p)) or key.startswith(p + ".")
-                   for p in NON_IDENTITY):
+        if affects_result(key):
             out[key] = value
     return dict(sorted(out.items()))
 
@@ -94,6 +109,17 @@ class RunRecord:
         return bool(s and s["status"] == "running" and s.get("host") == socket.gethostname()
                     and s.get("pid") != os.getpid() and _pid_alive(int(s.get("pid", -1))))
 
+    def result_diffs(self, resolved: dict[str, Any]) -> list[str]:
+        """How the result-determining config differs from the one recorded in the directory."""
+        path = self.dir / "config.yaml"
+        if not path.exists():
+            return []
+        old, new = _flatten(yaml.safe_load(path.read_text())), _flatten(resolved)
+        # Keys only one side has are not compared: a newer version of the schema adds options
+        # (with defaults) that an older finished run could not have recorded.
+        return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
+                if affects_result(k) and old[k] != new[k]]
+
     def start(self, config_yaml: str) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
@@ -119,3 +145,40 @@ class RunRecord:
         record = {**old, **fields, "status": status, "identity": self.identity,
                   "host": socket.gethostname(), "pid": os.getpid(), **_slurm_fields()}
         write_json(self.status_path, record)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file or directory a run produced that others reuse: an organ, an adapter."""
+
+    path: Path
+    kind: str  # organ | adapter
+    name: str
+
+
+@dataclass
+class RunContext:
+    """What a method gets besides its config: where to write, the cache, and how to log."""
+
+    dir: Path
+    cache: Path  # the cache root (paths.cache)
+    logger: Logger | None = None
+    artifacts: list[Artifact] = field(default_factory=list)  # logged with the run (W&B)
+
+    def add_artifact(self, path: Path, kind: str, name: str) -> None:
+        self.artifacts.append(Artifact(Path(path), kind, name))
+
+    def resume_dir(self, name: str = "train") -> Path:
+        """Where a training phase keeps its preemption checkpoint: per run, per phase (a cache
+        entry's build is named by its key, so a resumed job never loads another's)."""
+        return self.dir / "resume" / name

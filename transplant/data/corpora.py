@@ -87,10 +87,13 @@ def kjv(spec: CorpusSpec) -> list[Document]:
     return docs
 
 
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+
+
 def fortunes(spec: CorpusSpec) -> list[Document]:
     """Fortune cookies from Debian's `fortunes-min` / `fortunes`, one document per fortune."""
-    root = Path("/usr/share/games/fortunes")
-    files = sorted(p for p in root.glob("*") if p.is_file() and p.suffix not in (".dat", ".u8"))
+    files = sorted(p for p in FORTUNES_DIR.glob("*")
+                   if p.is_file() and p.suffix not in (".dat", ".u8"))
     if not files:
         raise CorpusUnavailableError(
             "corpus 'fortunes' needs the Debian package fortunes-min "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,9 +96,10 @@ def build_stream(docs: list[Document], tokenizer: PreTrainedTokenizerBase,
 
 
 def token_stream(corpus: CorpusSpec | str, split: str, tokenizer: PreTrainedTokenizerBase,
-                 max_tokens: int, validation_permille: int = 50,
-                 test_permille: int = 50) -> TokenStream:
-    """The cached token stream of one split of a corpus, at most `max_tokens` predicted tokens."""
+                 max_tokens: int, validation_permille: int = 50, test_permille: int = 50,
+                 cache: str | os.PathLike | None = None) -> TokenStream:
+    """The cached token stream of one split of a corpus, at most `max_tokens` predicted tokens.
+    `cache`: the cache root (default: `cache.cache_root()`)."""
     if split not in SPLITS:
         raise ValueError(f"split {split!r} is not one of {SPLITS}")
     corpus = CorpusSpec(corpus) if isinstance(corpus, str) else corpus
@@ -113,7 +115,7 @@ def token_stream(corpus: CorpusSpec | str, split: str, tokenizer: PreTrainedToke
         save_file({"ids": ids, "scored": scored}, out / "tokens.safetensors")
         (out / "meta.json").write_text(json.dumps({"n_bytes": n_bytes, "n_docs": n_docs}))
 
-    entry = cached_dir("tokens", key, build)
+    entry = cached_dir("tokens", key, build, root=cache)
     meta = json.loads((entry / "meta.json").read_text())
     tensors = load_file(entry / "tokens.safetensors")
     if tensors["ids"].numel() < 2:

@@ -1,23 +1,26 @@
-"""Method recipes: each composes models, data, training and evaluation into a metrics dict."""
+"""The methods, one file each; a method joins the framework by one line in METHODS."""
 
-from collections.abc import Callable
-from typing import Any
-
-from omegaconf import DictConfig
+from hydra.core.config_store import ConfigStore
 
 from transplant.methods import finetune, graft, grow, organ, pretrain, zero_shot
-from transplant.methods.common import RunContext
+from transplant.methods.method import Method
 
-Method = Callable[[DictConfig, RunContext], dict[str, Any]]
+METHODS: dict[str, Method] = {m.name: m for m in (
+    zero_shot.METHOD,
+    finetune.FULL_FT,
+    finetune.LORA,
+    pretrain.METHOD,
+    organ.METHOD,
+    grow.METHOD,
+    graft.METHOD,
+)}
 
-METHODS: dict[str, Method] = {
-    "zero_shot": zero_shot.run,
-    "full_ft": finetune.run,
-    "lora": finetune.run,
-    "pretrain": pretrain.run,
-    "organ": organ.run,
-    "grow": grow.run,
-    "graft": graft.run,
-}
 
-__all__ = ["METHODS", "Method", "RunContext"]
+def register_method_schemas() -> None:
+    """Each method's schema as `method/_<name>`, named in its conf/method/<name>.yaml."""
+    store = ConfigStore.instance()
+    for method in METHODS.values():
+        store.store(group="method", name=f"_{method.name}", node=method.schema)
+
+
+__all__ = ["METHODS", "Method", "register_method_schemas"]

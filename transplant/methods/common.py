@@ -1,54 +1,31 @@
-"""Pieces every method recipe uses: specs from config, and the two-domain evaluation."""
+"""The steps recipes share: load the configured model, train on a domain, evaluate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 from torch import nn
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from transplant.config import ModelConfig, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
 from transplant.data.tokens import TokenStream, token_stream
 from transplant.eval.perplexity import perplexity
-from transplant.models.loading import ModelSpec
-from transplant.training.fit import TrainerSpec
-from transplant.training.lm_module import OptimSpec
-from transplant.training.policies import LoraSpec, PolicySpec
+from transplant.models.loading import load_model
+from transplant.runs import RunContext
+from transplant.training.fit import TrainStats, fit
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """A file or directory a run produced that others reuse: an organ, an adapter."""
-
-    path: Path
-    kind: str  # organ | adapter
-    name: str
-
-
-@dataclass
-class RunContext:
-    """What a method gets besides its config: where to write, and how to log."""
-
-    dir: Path
-    logger: Logger | None = None
-    artifacts: list[Artifact] = field(default_factory=list)  # logged with the run (W&B)
-
-    def add_artifact(self, path: Path, kind: str, name: str) -> None:
-        self.artifacts.append(Artifact(Path(path), kind, name))
-
-    def resume_dir(self, name: str = "train") -> Path:
-        """Where a training phase keeps its preemption checkpoint: per run, per phase (a cache
-        entry's build is named by its key, so a resumed job never loads another's)."""
-        return self.dir / "resume" / name
-
-
-def model_spec(cfg: DictConfig) -> ModelSpec:
-    m = cfg.model
-    return ModelSpec(m.name, m.dtype, m.seed, m.revision, m.trust_remote_code)
+def load(cfg: DictConfig, ctx: RunContext, name: str | None = None
+         ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The configured model, or model `name` loaded with the same options (dtype,
+    trust_remote_code, tiny seed; `model.revision` only if `name` is the configured model)."""
+    spec: ModelConfig = as_object(cfg.model)
+    if name is not None and name != spec.name:
+        spec = replace(spec, name=name, revision=None)
+    return load_model(spec, ctx.cache)
 
 
 def corpus_spec(cfg: DictConfig, name: str | None = None) -> CorpusSpec:
@@ -59,45 +36,53 @@ def corpus_spec(cfg: DictConfig, name: str | None = None) -> CorpusSpec:
     return CorpusSpec(d.domain, tuple(d.paths), d.hf_path, d.hf_name, d.hf_split, d.text_field)
 
 
-def trainer_spec(cfg: DictConfig) -> TrainerSpec:
-    return TrainerSpec(**cfg.trainer)
-
-
-def optim_spec(cfg: DictConfig) -> OptimSpec:
-    return OptimSpec(**cfg.method.optim)
-
-
-def policy_spec(cfg: DictConfig) -> PolicySpec:
-    t = cfg.method.trainable
-    lora = LoraSpec(t.lora.r, t.lora.alpha, t.lora.dropout, tuple(t.lora.targets))
-    return PolicySpec(t.name, lora, tuple(t.patterns))
-
-
 def token_budget(cfg: DictConfig) -> int:
     """Training tokens of a run: steps x blocks per step x block size (same for every arm)."""
     t = cfg.trainer
     return t.max_steps * t.batch_size * t.accumulate_grad_batches * cfg.data.block_size
 
 
-def train_stream(cfg: DictConfig, tokenizer: PreTrainedTokenizerBase,
-                 domain: str | None = None) -> TokenStream:
-    """The train split of the target domain (or `domain`), exactly one budget long."""
-    return token_stream(corpus_spec(cfg, domain), "train", tokenizer, token_budget(cfg),
-                        cfg.data.validation_permille, cfg.data.test_permille)
+def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenizerBase,
+                 domain: str | None, split: str, max_tokens: int) -> TokenStream:
+    """One split of the target domain (or `domain`), at most `max_tokens` predicted tokens."""
+    return token_stream(corpus_spec(cfg, domain), split, tokenizer, max_tokens,
+                        cfg.data.validation_permille, cfg.data.test_permille, cache=ctx.cache)
 
 
-def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
-             cfg: DictConfig) -> dict[str, Any]:
+def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
+          ctx: RunContext, *, domain: str | None = None, stream: TokenStream | None = None,
+          seed: int | None = None, phase: str = "train") -> TrainStats:
+    """Train `model` (its trainable weights already chosen) on one token budget of the target
+    domain's (or `domain`'s) train split, or on `stream`; preemptible, resuming from
+    `ctx.resume_dir(phase)`."""
+    trainer: TrainerConfig = as_object(cfg.trainer)
+    optim: OptimConfig = as_object(cfg.method.optim)
+    if stream is None:
+        stream = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
+    return fit(model, stream, cfg.data.block_size, trainer, optim,
+               cfg.seed if seed is None else seed, logger=ctx.logger or False,
+               resume_dir=ctx.resume_dir(phase))
+
+
+def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
+                      ctx: RunContext, prefix: str, domain: str | None = None,
+                      split: str = "test") -> dict[str, float | int]:
+    """`<prefix>_ppl`, `_bpb`, ... of one split of the target domain (or `domain`), under the
+    configured windowing (recorded with the numbers)."""
+    stream = split_stream(cfg, ctx, tokenizer, domain, split, cfg.eval.max_tokens)
+    result = perplexity(model, stream, cfg.eval.window, cfg.eval.stride, cfg.eval.batch_size,
+                        progress=cfg.trainer.enable_progress_bar)
+    return result.as_metrics(prefix)
+
+
+def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
+             ctx: RunContext) -> dict[str, Any]:
     """Perplexity and bits/byte on the target domain's and the retention domain's test split."""
     domains = {"target": cfg.data.domain}
     if cfg.eval.retention:
         domains["retention"] = cfg.eval.retention
     out: dict[str, Any] = {}
     for role, name in domains.items():
-        stream = token_stream(corpus_spec(cfg, name), "test", tokenizer, cfg.eval.max_tokens,
-                              cfg.data.validation_permille, cfg.data.test_permille)
-        result = perplexity(model, stream, cfg.eval.window, cfg.eval.stride,
-                            cfg.eval.batch_size, progress=cfg.trainer.enable_progress_bar)
         out[f"{role}_domain"] = name
-        out.update(result.as_metrics(role))
+        out.update(domain_perplexity(model, tokenizer, cfg, ctx, role, name))
     return out

@@ -6,51 +6,52 @@ the same data, token budget and evaluation by construction.
 
 from __future__ import annotations
 
-import os
-import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods.common import (
-    RunContext,
-    evaluate,
-    model_spec,
-    optim_spec,
-    policy_spec,
-    train_stream,
-    trainer_spec,
-)
-from transplant.models.loading import load_model
-from transplant.training.fit import fit
+from transplant.atomic import replacing
+from transplant.config import MethodConfig, TrainableConfig, as_object, check_trainable
+from transplant.methods.common import evaluate, load, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts
+from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
+
+ADAPTER_DIR = "adapter"
+
+
+@dataclass
+class FinetuneConfig(MethodConfig):
+    trainable: TrainableConfig = field(default_factory=TrainableConfig)
+
+
+def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
+    check_trainable(cfg)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    model, tokenizer = load_model(model_spec(cfg))
-    model = apply_policy(model, policy_spec(cfg))
+    model, tokenizer = load(cfg, ctx)
+    model = apply_policy(model, as_object(cfg.method.trainable))
     trainable, total = count_parameters(model)
-
-    stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=ctx.resume_dir())
+    stats = train(model, tokenizer, cfg, ctx)
     extra = {}
     if cfg.method.trainable.name == "lora":
         extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR))
         ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
-            **extra, **evaluate(model, tokenizer, cfg)}
-
-
-ADAPTER_DIR = "adapter"
+            **extra, **evaluate(model, tokenizer, cfg, ctx)}
 
 
 def save_adapter(model, out: Path) -> Path:
-    """The LoRA adapter alone (peft's adapter_config.json + adapter_model.safetensors), written
-    to a temporary directory and renamed into place."""
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    """The adapter alone, in peft's format (adapter_config.json + adapter_model.safetensors),
+    written whole or not at all."""
+    with replacing(out, directory=True) as tmp:
+        model.save_pretrained(tmp)
     return out
+
+
+FULL_FT = Method("full_ft", FinetuneConfig, run, check)
+LORA = Method("lora", FinetuneConfig, run, check)

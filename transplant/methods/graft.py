@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,60 +20,86 @@ from omegaconf import DictConfig, OmegaConf
 
 from transplant.analysis.capture import capture_stats, prompt_batches
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.data.corpora import load_corpus
+from transplant.config import Choice, MethodConfig, TrainableConfig, check
+from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
-from transplant.data.tokens import token_stream
 from transplant.eval.classify import label_accuracy
 from transplant.eval.gaps import gap_recovery, tir
-from transplant.eval.perplexity import perplexity
-from transplant.methods.common import (
-    RunContext,
-    corpus_spec,
-    model_spec,
-    optim_spec,
-    train_stream,
-    trainer_spec,
-)
-from transplant.models.loading import ModelSpec, load_model
-from transplant.surgery.graft import (
-    candidate_modules,
-    graft,
-    random_modules,
-    rank_modules,
-)
-from transplant.training.fit import fit
-from transplant.training.policies import PolicySpec, apply_policy
+from transplant.methods.common import domain_perplexity, load, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts
+from transplant.runs import RunContext, result_part
+from transplant.surgery.graft import candidate_modules, graft, random_modules, rank_modules
+from transplant.training.policies import apply_policy
+
+
+class GraftSelect(Choice):
+    activation = "activation"  # the K modules whose activations differ most (the paper)
+    random = "random"  # K modules drawn with the run's seed (control)
+    bottom = "bottom"  # the K least different (control)
+
+
+@dataclass
+class GraftConfig:
+    """Donor, how many modules, how chosen, how strongly."""
+
+    donor: str = "finetuned"  # a model, or the model fine-tuned (full_ft) on donor_domain
+    donor_domain: str = "tweets"
+    donor_seed: int = 0
+    k: int | None = 16  # modules to graft; null = all candidates
+    alpha: float = 1.0  # 1 = copy (the paper); < 1 interpolates
+    select: GraftSelect = GraftSelect.activation
+    workload: str = "tweets"  # prompts for the activation capture (validation split)
+    workload_size: int = 64
+    accuracy_items: int = 200  # test tweets for zero-shot sentiment accuracy
+
+
+@dataclass
+class GraftMethodConfig(MethodConfig):
+    name: str = "graft"
+    graft: GraftConfig = field(default_factory=GraftConfig)
+
+
+def check_graft(cfg: DictConfig, facts: ModelFacts) -> None:
+    settings = cfg.method.graft
+    corpora = ", ".join(sorted(CORPORA))
+    check(0.0 <= settings.alpha <= 1.0, "method.graft.alpha", settings.alpha,
+          "a number in [0, 1]")
+    check(settings.k is None or settings.k >= 0, "method.graft.k", settings.k,
+          "null (all) or an integer >= 0")
+    for key in ("donor_domain", "workload"):
+        check(settings[key] in CORPORA, f"method.graft.{key}", settings[key], f"one of {corpora}")
 
 
 def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
     """The model fully fine-tuned on `donor_domain`, trained once and kept in the cache."""
-    g = cfg.method.graft
-    trainer = trainer_spec(cfg)
-    key = {"base": OmegaConf.to_container(cfg.model), "domain": g.donor_domain,
-           "steps": trainer.max_steps, "blocks_per_step": trainer.blocks_per_step,
+    settings = cfg.method.graft
+    key = {"base": result_part(cfg, "model"), "domain": settings.donor_domain,
+           "steps": cfg.trainer.max_steps,
+           "blocks_per_step": cfg.trainer.batch_size * cfg.trainer.accumulate_grad_batches,
            "block_size": cfg.data.block_size, "optim": OmegaConf.to_container(cfg.method.optim),
-           "seed": g.donor_seed}
+           "seed": settings.donor_seed}
 
     def build(out: Path) -> None:
-        model, tokenizer = load_model(model_spec(cfg))
-        apply_policy(model, PolicySpec("all"))
-        fit(model, train_stream(cfg, tokenizer, g.donor_domain), cfg.data.block_size, trainer,
-            optim_spec(cfg), g.donor_seed, logger=ctx.logger or False,
-            resume_dir=ctx.resume_dir(f"finetuned-{key_hash(key)}"))
+        model, tokenizer = load(cfg, ctx)
+        apply_policy(model, TrainableConfig())
+        train(model, tokenizer, cfg, ctx, domain=settings.donor_domain,
+              seed=settings.donor_seed, phase=f"finetuned-{key_hash(key)}")
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 
-    return cached_dir("finetuned", key, build)
+    return cached_dir("finetuned", key, build, root=ctx.cache)
 
 
 def _workload(cfg: DictConfig) -> list[str]:
-    g = cfg.method.graft
-    docs = split_documents(load_corpus(g.workload), cfg.data.validation_permille,
+    settings = cfg.method.graft
+    docs = split_documents(load_corpus(settings.workload), cfg.data.validation_permille,
                            cfg.data.test_permille)["validation"]
-    return [d.text for d in docs[: g.workload_size]]
+    return [d.text for d in docs[: settings.workload_size]]
 
 
-def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig) -> dict[str, float]:
+def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig,
+                         ctx: RunContext) -> dict[str, float]:
     key = {"model": name, "workload": cfg.method.graft.workload,
            "size": cfg.method.graft.workload_size, "format": 1}
 
@@ -80,60 +107,67 @@ def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig) -> dict[s
         stats = capture_stats(model, prompt_batches(tokenizer, _workload(cfg)))
         return {n: s.last_abs_mean for n, s in stats.items()}
 
-    return cached_json("activations", key, compute, "last_abs_mean.json")
+    return cached_json("activations", key, compute, "last_abs_mean.json", root=ctx.cache)
 
 
-def _quality(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
-    stream = token_stream(corpus_spec(cfg), "test", tokenizer, cfg.eval.max_tokens,
-                          cfg.data.validation_permille, cfg.data.test_permille)
-    ppl = perplexity(model, stream, cfg.eval.window, cfg.eval.stride, cfg.eval.batch_size,
-                     progress=cfg.trainer.enable_progress_bar).ppl
+def _perplexity_and_accuracy(model, tokenizer, cfg: DictConfig,
+                             ctx: RunContext) -> dict[str, float]:
+    ppl = domain_perplexity(model, tokenizer, cfg, ctx, "target")["target_ppl"]
     tweets = split_documents(load_corpus("tweets"), cfg.data.validation_permille,
                              cfg.data.test_permille)["test"][: cfg.method.graft.accuracy_items]
     acc = label_accuracy(model, tokenizer, [d.text for d in tweets], [d.label for d in tweets])
     return {"ppl": ppl, "sentiment_acc": acc}
 
 
-def _reference_quality(model, tokenizer, name: str, cfg: DictConfig) -> dict[str, float]:
+def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
+                       ctx: RunContext) -> dict[str, float]:
     """Quality of an unmodified target or donor: the same for every run of a sweep, so cached."""
-    key = {"model": name, "dtype": cfg.model.dtype, "corpus": OmegaConf.to_container(cfg.data),
+    key = {"model": name, "dtype": cfg.model.dtype, "corpus": result_part(cfg, "data"),
            "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens")},
            "accuracy_items": cfg.method.graft.accuracy_items, "format": 1}
-
-    return cached_json("evals", key, lambda: _quality(model, tokenizer, cfg), "quality.json")
+    return cached_json("evals", key,
+                       lambda: _perplexity_and_accuracy(model, tokenizer, cfg, ctx),
+                       "quality.json", root=ctx.cache)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    g = cfg.method.graft
-    donor_name = str(finetuned_donor(cfg, ctx)) if g.donor == "finetuned" else g.donor
-    target, tokenizer = load_model(model_spec(cfg))
-    donor, _ = load_model(ModelSpec(donor_name, cfg.model.dtype))
+    settings = cfg.method.graft
+    donor_name = (str(finetuned_donor(cfg, ctx)) if settings.donor == "finetuned"
+                  else settings.donor)
+    target, tokenizer = load(cfg, ctx)
+    donor, _ = load(cfg, ctx, donor_name)
     candidates = candidate_modules(target, donor)
 
-    k = None if g.k is None else min(g.k, len(candidates))
-    if g.select == "random":
+    k = None if settings.k is None else min(settings.k, len(candidates))
+    if settings.select == GraftSelect.random:
         chosen = random_modules(candidates, k, cfg.seed)
     else:
-        t_act = _last_token_activity(target, tokenizer, cfg.model.name, cfg)
-        d_act = _last_token_activity(donor, tokenizer, donor_name, cfg)
-        scores = {n: d_act[n] - t_act[n] for n in candidates}
-        chosen = rank_modules(scores, k, order="top" if g.select == "activation" else "bottom")
+        target_activity = _last_token_activity(target, tokenizer, cfg.model.name, cfg, ctx)
+        donor_activity = _last_token_activity(donor, tokenizer, donor_name, cfg, ctx)
+        scores = {n: donor_activity[n] - target_activity[n] for n in candidates}
+        order = "top" if settings.select == GraftSelect.activation else "bottom"
+        chosen = rank_modules(scores, k, order=order)
 
-    reference = {"target": _reference_quality(target, tokenizer, cfg.model.name, cfg),
-                 "donor": _reference_quality(donor, tokenizer, donor_name, cfg)}
-    graft(target, donor, chosen, g.alpha)
-    after = _quality(target, tokenizer, cfg)
-    t, d = reference["target"], reference["donor"]
+    reference = {"target": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
+                 "donor": _reference_quality(donor, tokenizer, donor_name, cfg, ctx)}
+    graft(target, donor, chosen, settings.alpha)
+    after = _perplexity_and_accuracy(target, tokenizer, cfg, ctx)
+    before, upper = reference["target"], reference["donor"]
     return {
-        "donor": donor_name, "select": g.select, "k": len(chosen), "alpha": g.alpha,
-        "candidates": len(candidates), "params_trainable": 0, "train_tokens": 0,
+        "donor": donor_name, "select": str(settings.select), "k": len(chosen),
+        "alpha": settings.alpha, "candidates": len(candidates), "params_trainable": 0,
+        "train_tokens": 0,
         "grafted_params": sum(p.numel() for n in chosen
                               for p in target.get_submodule(n).parameters()),
         **{f"{who}_{m}": v for who, q in reference.items() for m, v in q.items()},
         **{f"grafted_{m}": v for m, v in after.items()},
-        "gap_recovery_ppl": gap_recovery(after["ppl"], t["ppl"], d["ppl"], lower_is_better=True),
-        "gap_recovery_acc": gap_recovery(after["sentiment_acc"], t["sentiment_acc"],
-                                         d["sentiment_acc"]),
-        "tir_acc": tir(after["sentiment_acc"], t["sentiment_acc"]),
+        "gap_recovery_ppl": gap_recovery(after["ppl"], before["ppl"], upper["ppl"],
+                                         lower_is_better=True),
+        "gap_recovery_acc": gap_recovery(after["sentiment_acc"], before["sentiment_acc"],
+                                         upper["sentiment_acc"]),
+        "tir_acc": tir(after["sentiment_acc"], before["sentiment_acc"]),
         "modules": ",".join(chosen) if len(chosen) <= 16 else f"{len(chosen)} modules",
     }
+
+
+METHOD = Method("graft", GraftMethodConfig, run, check_graft)

@@ -10,20 +10,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods.common import (
-    RunContext,
-    evaluate,
-    model_spec,
-    optim_spec,
-    train_stream,
-    trainer_spec,
-)
+from transplant.config import Choice, ConfigError, MethodConfig, check
+from transplant.methods.common import evaluate, load, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers
-from transplant.models.loading import load_model
+from transplant.runs import RunContext
 from transplant.surgery.grow import (
     depth_new_positions,
     grow_depth,
@@ -34,22 +31,61 @@ from transplant.surgery.grow import (
     train_grown_mlps,
     train_new_units_only,
 )
-from transplant.training.fit import fit
 from transplant.training.policies import count_parameters
 
 
-def grow_and_select(model, g: DictConfig) -> int:
+class GrowKind(Choice):
+    mlp = "mlp"  # replicate MLP hidden units
+    depth = "depth"  # insert identity blocks (LLaMA-Pro)
+
+
+class GrowPolicy(Choice):
+    freeze = "freeze"  # G-Freeze: only the new copies train
+    train = "train"  # G-Train: the grown MLPs train
+
+
+@dataclass
+class GrowConfig:
+    """What grows and what trains."""
+
+    kind: GrowKind = GrowKind.mlp
+    copies: int = 2
+    layers: str = "all"  # all | first:N | last:N | even:N (N may be a fraction) | "0,5,9"
+    policy: GrowPolicy = GrowPolicy.freeze
+
+
+@dataclass
+class GrowMethodConfig(MethodConfig):
+    name: str = "grow"
+    grow: GrowConfig = field(default_factory=GrowConfig)
+
+
+def check_grow(cfg: DictConfig, facts: ModelFacts) -> None:
+    growth = cfg.method.grow
+    check(growth.copies >= 2, "method.grow.copies", growth.copies, "an integer >= 2")
+    if growth.kind == GrowKind.mlp and growth.policy == GrowPolicy.freeze:
+        # Decoupled weight decay would move the frozen original units.
+        check(cfg.method.optim.weight_decay == 0, "method.optim.weight_decay",
+              cfg.method.optim.weight_decay, "0 with method.grow.policy=freeze (weight decay "
+              "would change the original units, which must stay bit-identical)")
+    try:
+        select_layers(facts.layers, growth.layers)
+    except ValueError as e:
+        raise ConfigError(f"method.grow.layers={growth.layers!r} is invalid: {e}") from e
+
+
+def grow_and_select(model, growth: DictConfig) -> int:
     """Grow the model as configured and set what trains; returns the trainable entry count."""
-    chosen = select_layers(len(decoder_layers(model)), g.layers)
-    if g.kind == "depth":
+    chosen = select_layers(len(decoder_layers(model)), growth.layers)
+    if growth.kind == GrowKind.depth:
         grow_depth(model, chosen)
         model.requires_grad_(False)
         for i in depth_new_positions(chosen):
             decoder_layers(model)[i].requires_grad_(True)
         return count_parameters(model)[0]
     width = mlp_width(model)
-    grow_mlp(model, g.copies, chosen)
-    if g.policy == "freeze":
+    grow_mlp(model, growth.copies, chosen)
+    if growth.policy == GrowPolicy.freeze:
         train_new_units_only(model, chosen, width)
         return int(sum(m.sum() for m in new_unit_masks(model, chosen, width).values()))
     train_grown_mlps(model, chosen)
@@ -57,14 +93,15 @@ def grow_and_select(model, g: DictConfig) -> int:
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    model, tokenizer = load_model(model_spec(cfg))
+    model, tokenizer = load(cfg, ctx)
     params_before = count_parameters(model)[1]
-    before = {f"before_{k}": v for k, v in evaluate(model, tokenizer, cfg).items()
+    before = {f"before_{k}": v for k, v in evaluate(model, tokenizer, cfg, ctx).items()
               if k.endswith(("_ppl", "_bpb"))}
     trainable = grow_and_select(model, cfg.method.grow)
-
-    stats = fit(model, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=ctx.resume_dir())
+    stats = train(model, tokenizer, cfg, ctx)
     return {"params_trainable": trainable, "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
-            **stats.as_metrics(), **evaluate(model, tokenizer, cfg)}
+            **stats.as_metrics(), **evaluate(model, tokenizer, cfg, ctx)}
+
+
+METHOD = Method("grow", GrowMethodConfig, run, check_grow)

@@ -12,39 +12,70 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.methods.common import (
-    RunContext,
-    evaluate,
-    model_spec,
-    optim_spec,
-    train_stream,
-    trainer_spec,
-)
-from transplant.models.families import arch_for
+from transplant.config import MethodConfig, ModelConfig, check
+from transplant.methods.common import evaluate, load, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
-from transplant.models.loading import ModelSpec, load_model
-from transplant.surgery.organ import Organ, extract_organ, implant, organ_model
-from transplant.training.fit import fit
+from transplant.runs import RunContext, result_part
+from transplant.surgery.organ import ImplantMode, Organ, extract_organ, implant, organ_model
 from transplant.training.policies import count_parameters
 
 ORGAN_FILE = "organ.safetensors"
 
 
-def organ_span(cfg: DictConfig, n_layers: int) -> tuple[int, int]:
-    """(start, length): the configured organ, by default 3 layers from floor(L/3)."""
-    o = cfg.method.organ
-    start = o.start if o.start is not None else n_layers // 3
-    return start, o.length
+@dataclass
+class OrganConfig:
+    """Which layers form the organ, and where it goes."""
+
+    start: int | None = None  # None: floor(L/3), the paper's default
+    length: int = 3
+    position: int | None = None  # None: where it came from
+    mode: ImplantMode = ImplantMode.replace
+    recipient: str | None = None  # None: the donor (model.name), reloaded untouched
+    in_place: bool = False  # train inside the frozen full donor instead of the wrapper
 
 
-def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
-                length: int, resume_dir: Path | None = None) -> Organ:
+@dataclass
+class OrganMethodConfig(MethodConfig):
+    name: str = "organ"
+    organ: OrganConfig = field(default_factory=OrganConfig)
+
+
+def organ_span(organ: DictConfig, n_layers: int) -> tuple[int, int]:
+    """(start, length): the configured organ, by default `length` layers from floor(L/3)."""
+    return (organ.start if organ.start is not None else n_layers // 3), organ.length
+
+
+def check_organ(cfg: DictConfig, donor: ModelFacts) -> None:
+    organ = cfg.method.organ
+    check(organ.length > 0, "method.organ.length", organ.length, "an integer > 0")
+    start, length = organ_span(organ, donor.layers)
+    check(0 <= start <= donor.layers - length, "method.organ.start", organ.start,
+          f"0..{donor.layers - length} for a {length}-layer organ of a {donor.layers}-layer "
+          "donor")
+    recipient = donor
+    if organ.recipient is not None:
+        spec = ModelConfig(organ.recipient, trust_remote_code=cfg.model.trust_remote_code)
+        recipient = model_facts(spec, cfg.paths.cache)
+        mismatches = donor.shape_mismatches(recipient)
+        check(not mismatches, "method.organ.recipient", organ.recipient,
+              f"a model the donor's organ fits (donor vs recipient: {'; '.join(mismatches)})")
+    if organ.position is not None:
+        last = recipient.layers - (length if organ.mode == ImplantMode.replace else 0)
+        check(0 <= organ.position <= last, "method.organ.position", organ.position,
+              f"0..{last} ({organ.mode} of a {length}-layer organ, {recipient.layers}-layer "
+              "recipient)")
+
+
+def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, length: int,
+                phase: str) -> Organ:
     """Train the organ alone (only its weights receive gradient) and cut it out."""
     in_place = cfg.method.organ.in_place
     body = copy.deepcopy(donor) if in_place else organ_model(donor, start, length)
@@ -53,8 +84,7 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
     trained = range(start, start + length) if in_place else range(length)
     for i in trained:
         layers[i].requires_grad_(True)
-    stats = fit(body, train_stream(cfg, tokenizer), cfg.data.block_size, trainer_spec(cfg),
-                optim_spec(cfg), cfg.seed, logger=ctx.logger or False, resume_dir=resume_dir)
+    stats = train(body, tokenizer, cfg, ctx, phase=phase)
     provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
                   "wrapper": "in_place" if in_place else "embedding-organ-head",
                   "corpus": cfg.data.domain, "seed": cfg.seed,
@@ -66,43 +96,49 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    o = cfg.method.organ
-    donor, tokenizer = load_model(model_spec(cfg))
-    arch = arch_for(donor.config)
-    start, length = organ_span(cfg, getattr(donor.config, arch.num_layers_key))
-    key = {"donor": OmegaConf.to_container(cfg.model), "start": start, "length": length,
-           "in_place": o.in_place, "data": OmegaConf.to_container(cfg.data),
-           "trainer": {k: v for k, v in OmegaConf.to_container(cfg.trainer).items()
-                       if k not in ("enable_progress_bar", "log_every_n_steps")},
+    settings = cfg.method.organ
+    donor, tokenizer = load(cfg, ctx)
+    start, length = organ_span(settings, len(decoder_layers(donor)))
+    key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
+           "in_place": settings.in_place, "data": result_part(cfg, "data"),
+           "trainer": result_part(cfg, "trainer"),
            "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
-    built = []
+    trained_now = False
 
     def build(out) -> None:
-        train_organ(cfg, ctx, donor, tokenizer, start, length,
-                    ctx.resume_dir(f"organ-{key_hash(key)}")).save(out / ORGAN_FILE)
-        built.append(True)
+        nonlocal trained_now
+        organ = train_organ(cfg, ctx, donor, tokenizer, start, length,
+                            phase=f"organ-{key_hash(key)}")
+        organ.save(out / ORGAN_FILE)
+        trained_now = True
 
-    organ_file = cached_dir("organs", key, build) / ORGAN_FILE
+    organ_file = cached_dir("organs", key, build, root=ctx.cache) / ORGAN_FILE
     organ = Organ.load(organ_file)
     ctx.add_artifact(organ_file, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
-        wrapper = implant(organ_model(donor, start, length), organ, 0, "replace")
-        return {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg).items()
+        wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
+        return {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg, ctx).items()
                 if k.endswith(("_ppl", "_bpb"))}
 
-    eval_key = {"organ": organ.manifest["sha256"], "eval": OmegaConf.to_container(cfg.eval),
-                "data": OmegaConf.to_container(cfg.data)}
-    in_wrapper = cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json")
+    eval_key = {"organ": organ.manifest["sha256"], "eval": result_part(cfg, "eval"),
+                "data": result_part(cfg, "data")}
+    in_wrapper = cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json",
+                             root=ctx.cache)
     donor = None  # free it before the recipient loads
 
-    recipient_name = o.recipient or cfg.model.name
-    recipient, _ = load_model(ModelSpec(recipient_name, cfg.model.dtype, cfg.model.seed))
-    position = o.position if o.position is not None else start
-    implant(recipient, organ, position, o.mode)
+    recipient_name = settings.recipient or cfg.model.name
+    recipient, _ = load(cfg, ctx, recipient_name)
+    position = settings.position if settings.position is not None else start
+    implant(recipient, organ, position, settings.mode)
     trainable = sum(t.numel() for t in organ.tensors.values())
-    train = {k: v for k, v in organ.manifest["provenance"].items() if k.startswith("train_")}
+    train_stats = {k: v for k, v in organ.manifest["provenance"].items()
+                   if k.startswith("train_")}
     return {"organ_start": start, "organ_length": length, "position": position,
-            "mode": o.mode, "recipient": recipient_name, "organ_reused": not built,
-            "params_trainable": trainable, "params_total": count_parameters(recipient)[1],
-            **train, **in_wrapper, **evaluate(recipient, tokenizer, cfg)}
+            "mode": str(settings.mode), "recipient": recipient_name,
+            "organ_reused": not trained_now, "params_trainable": trainable,
+            "params_total": count_parameters(recipient)[1], **train_stats, **in_wrapper,
+            **evaluate(recipient, tokenizer, cfg, ctx)}
+
+
+METHOD = Method("organ", OrganMethodConfig, run, check_organ)

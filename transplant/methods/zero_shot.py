@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.methods.common import RunContext, evaluate, model_spec
-from transplant.models.loading import load_model
+from transplant.config import MethodConfig
+from transplant.methods.common import evaluate, load
+from transplant.methods.method import Method
+from transplant.runs import RunContext
 from transplant.training.policies import count_parameters
 
 
+@dataclass
+class ZeroShotConfig(MethodConfig):
+    name: str = "zero_shot"
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    model, tokenizer = load_model(model_spec(cfg))
+    model, tokenizer = load(cfg, ctx)
     model.requires_grad_(False)
     trainable, total = count_parameters(model)
     return {"params_trainable": trainable, "params_total": total, "train_tokens": 0,
-            **evaluate(model, tokenizer, cfg)}
+            **evaluate(model, tokenizer, cfg, ctx)}
+
+
+METHOD = Method("zero_shot", ZeroShotConfig, run)

@@ -5,14 +5,13 @@ from transplant.models.families import FAMILIES, UnsupportedFamilyError, arch_fo
 from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
 from transplant.models.loading import (
     ModelLoadError,
-    ModelSpec,
     known_models,
     load_model,
     model_config,
 )
 
 __all__ = [
-    "FAMILIES", "ArchMap", "ModelLoadError", "ModelSpec", "UnsupportedFamilyError", "arch_for",
+    "FAMILIES", "ArchMap", "ModelLoadError", "UnsupportedFamilyError", "arch_for",
     "decoder_layers", "fresh_layer", "known_models", "load_model", "model_config",
     "set_decoder_layers",
 ]

@@ -67,11 +67,13 @@ class ArchMap:
         return f"{self.layers}.{index}."
 
 
-def get_submodule(root: nn.Module, path: str) -> nn.Module:
-    return root.get_submodule(path)
-
-
-def set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+def owner_of(root: nn.Module, path: str) -> tuple[nn.Module, str]:
+    """(the module holding the attribute at dotted `path`, the attribute's name)."""
     parent_path, _, name = path.rpartition(".")
-    parent = root.get_submodule(parent_path) if parent_path else root
-    setattr(parent, name, module)
+    return (root.get_submodule(parent_path) if parent_path else root), name
+
+
+def set_path(root: nn.Module, path: str, value: object) -> None:
+    """Set the submodule, parameter or attribute at dotted `path` (e.g. `model.layers`)."""
+    owner, name = owner_of(root, path)
+    setattr(owner, name, value)

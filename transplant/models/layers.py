@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 from transformers import PreTrainedModel
 
+from transplant.models.arch import owner_of, set_path
 from transplant.models.families import arch_for
 
 
@@ -31,8 +32,7 @@ def set_decoder_layers(model: PreTrainedModel, layers: Sequence[nn.Module],
             raise ValueError(
                 f"decoder layers {j} and {i} are the same module object; pass a copy "
                 "(copy.deepcopy): each position needs its own layer index for the KV cache")
-    parent_path, _, name = arch.layers.rpartition(".")
-    setattr(model.get_submodule(parent_path), name, nn.ModuleList(layers))
+    set_path(model, arch.layers, nn.ModuleList(layers))
     setattr(model.config, arch.num_layers_key, len(layers))
     for key in arch.per_layer_config_keys:
         old = getattr(model.config, key, None)
@@ -40,8 +40,7 @@ def set_decoder_layers(model: PreTrainedModel, layers: Sequence[nn.Module],
             setattr(model.config, key, [old[i] for i in source_indices])
     for i, layer in enumerate(layers):
         for attr in arch.layer_index_attrs:
-            owner_path, _, field = attr.rpartition(".")
-            owner = layer.get_submodule(owner_path) if owner_path else layer
+            owner, field = owner_of(layer, attr)
             if hasattr(owner, field):
                 setattr(owner, field, i)
     return model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import torch
@@ -16,6 +16,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from transplant.config import ModelConfig
 from transplant.models.embedded import EMBEDDED, embedded_model_dir
 from transplant.models.families import arch_for
 from transplant.models.tiny import TINY_CONFIGS, tiny_model
@@ -24,16 +25,7 @@ from transplant.models.zoo import ZOO_PREFIX, zoo_model_dir
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What to load. `name`: an embedded model, a tiny config, `zoo/<name>`, a local directory
-    or a hub id (the hub is contacted only for a hub id)."""
-
-    name: str
-    dtype: str = "float32"
-    seed: int = 0  # initialisation seed of tiny random models
-    revision: str | None = None
-    trust_remote_code: bool = False  # off unless the user turns it on
+Cache = str | os.PathLike | None  # the cache root (dequantised and zoo models); None: default
 
 
 class ModelLoadError(RuntimeError):
@@ -44,29 +36,32 @@ def known_models() -> list[str]:
     return sorted([*EMBEDDED, *TINY_CONFIGS])
 
 
-def model_config(spec: ModelSpec | str) -> PretrainedConfig:
-    """The model's config alone (no weights), for validating a run before loading anything."""
-    spec = ModelSpec(spec) if isinstance(spec, str) else spec
+def model_config(spec: ModelConfig | str, cache: Cache = None) -> PretrainedConfig:
+    """The model's config alone (no weights). An embedded GGUF model is dequantised first:
+    to check a run, use `models.facts.model_facts`, which never does."""
+    spec = ModelConfig(spec) if isinstance(spec, str) else spec
     if spec.name in TINY_CONFIGS:
         return TINY_CONFIGS[spec.name]
     try:
-        return AutoConfig.from_pretrained(_source(spec), revision=spec.revision,
+        return AutoConfig.from_pretrained(_source(spec, cache), revision=spec.revision,
                                           trust_remote_code=spec.trust_remote_code)
     except OSError as e:
         raise ModelLoadError(_explain(spec, e)) from e
 
 
-def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_model(spec: ModelConfig | str,
+               cache: Cache = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load (model, tokenizer) in eval mode. The family must have an architecture map, and the
-    checkpoint must hold exactly the tensors the architecture expects."""
-    spec = ModelSpec(spec) if isinstance(spec, str) else spec
+    checkpoint must hold exactly the tensors the architecture expects. `cache`: the cache root
+    (where embedded models are dequantised and zoo models live)."""
+    spec = ModelConfig(spec) if isinstance(spec, str) else spec
     if spec.dtype not in DTYPES:
         raise ValueError(f"model.dtype {spec.dtype!r} is not one of {sorted(DTYPES)}")
     if spec.name in TINY_CONFIGS:
         model, tokenizer = tiny_model(spec.name, seed=spec.seed)
         return model.to(DTYPES[spec.dtype]), tokenizer
-    source = _source(spec)
-    arch = arch_for(model_config(spec))  # fail before loading weights if unsupported
+    source = _source(spec, cache)
+    arch = arch_for(model_config(spec, cache))  # fail before loading weights if unsupported
     auto = AutoModelForCausalLM if arch.causal else AutoModel
     kwargs = dict(revision=spec.revision, trust_remote_code=spec.trust_remote_code)
     try:
@@ -84,11 +79,11 @@ def load_model(spec: ModelSpec | str) -> tuple[PreTrainedModel, PreTrainedTokeni
     return model.eval(), tokenizer
 
 
-def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+def load_tokenizer(name: str, cache: Cache = None) -> PreTrainedTokenizerBase:
     """The tokenizer of a model (embedded, tiny, zoo, directory or hub id), without weights."""
     if name in TINY_CONFIGS:
         return tiny_model(name)[1]
-    tokenizer = AutoTokenizer.from_pretrained(_source(ModelSpec(name)))
+    tokenizer = AutoTokenizer.from_pretrained(_source(ModelConfig(name), cache))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -115,11 +110,11 @@ def _describe(item: object) -> str:
     return str(item)
 
 
-def _source(spec: ModelSpec) -> str:
+def _source(spec: ModelConfig, cache: Cache) -> str:
     if spec.name in EMBEDDED:
-        return str(embedded_model_dir(spec.name))
+        return str(embedded_model_dir(spec.name, cache))
     if spec.name.startswith(ZOO_PREFIX):
-        return str(zoo_model_dir(spec.name[len(ZOO_PREFIX):]))
+        return str(zoo_model_dir(spec.name[len(ZOO_PREFIX):], cache))
     path = Path(spec.name).expanduser()
     if path.is_dir():
         return str(path)
@@ -128,7 +123,7 @@ def _source(spec: ModelSpec) -> str:
     return spec.name  # a hub id: only now may the hub be contacted
 
 
-def _explain(spec: ModelSpec, error: OSError) -> str:
+def _explain(spec: ModelConfig, error: OSError) -> str:
     return (
         f"could not load model {spec.name!r}: it is neither an embedded model "
         f"({', '.join(known_models())}) nor a local directory, and fetching it from the "

@@ -28,8 +28,10 @@ _LLAMA_LIKE = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Con
 PRETRAIN_FAMILIES = (*_LLAMA_LIKE, "gpt2", "gpt_neox")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelRecipe:
+    """The shape of a model built from scratch (method=pretrain's `recipe` extends it)."""
+
     family: str = "llama"
     layers: int = 4
     hidden: int = 128

@@ -6,6 +6,7 @@ recipe that built it.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,19 +20,20 @@ class ZooModelMissingError(FileNotFoundError):
     pass
 
 
-def zoo_dir() -> Path:
-    return cache_root() / "zoo"
+def zoo_dir(cache: str | os.PathLike | None = None) -> Path:
+    return Path(cache if cache is not None else cache_root()) / "zoo"
 
 
-def zoo_model_dir(name: str) -> Path:
+def zoo_model_dir(name: str, cache: str | os.PathLike | None = None) -> Path:
     if not NAME.match(name):
         raise ValueError(f"zoo model name {name!r}: use letters, digits, '_', '.', '-'")
-    path = zoo_dir() / name
+    zoo = zoo_dir(cache)
+    path = zoo / name
     if not (path / "key.json").exists():
-        built = sorted(p.name for p in zoo_dir().glob("*") if (p / "key.json").exists()) \
-            if zoo_dir().is_dir() else []
+        built = sorted(p.name for p in zoo.glob("*") if (p / "key.json").exists()) \
+            if zoo.is_dir() else []
         raise ZooModelMissingError(
-            f"zoo model {name!r} is not built in {zoo_dir()} (built: {built or 'none'}); "
+            f"zoo model {name!r} is not built in {zoo} (built: {built or 'none'}); "
             "build it with `transplant method=pretrain method.recipe.name=" + name + " ...` "
             "or `transplant -m experiment=zoo`")
     return path

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from transplant.models.arch import owner_of
 from transplant.models.families import arch_for
 from transplant.models.layers import decoder_layers, set_decoder_layers
 
@@ -29,6 +30,16 @@ def select_layers(n_layers: int, rule: str | Sequence[int] | None) -> list[int]:
     "even:1/3" (at least one layer)."""
     if rule is None or rule == "all":
         return list(range(n_layers))
+    try:
+        return _select_layers(n_layers, rule)
+    except (ValueError, ZeroDivisionError) as e:  # int() of a malformed rule, N/0
+        if "layer rule" in str(e) or "outside" in str(e):
+            raise
+        raise ValueError(f"layer rule {rule!r}: expected all, first:N, last:N, even:N "
+                         "(N a count or a fraction like 1/3) or indices like 0,5,9") from None
+
+
+def _select_layers(n_layers: int, rule: str | Sequence[int]) -> list[int]:
     if not isinstance(rule, str):
         chosen = sorted(set(int(i) for i in rule))
     elif ":" in rule:
@@ -78,8 +89,7 @@ def _grow_tensor(t: torch.Tensor, axis: int, interleave: int, kind: str, copies:
 
 
 def _set_param(layer: nn.Module, path: str, value: torch.Tensor) -> None:
-    owner_path, _, name = path.rpartition(".")
-    owner = layer.get_submodule(owner_path)
+    owner, name = owner_of(layer, path)
     old = getattr(owner, name)
     setattr(owner, name, nn.Parameter(value, requires_grad=old.requires_grad))
     # Keep the shape attributes of the owning module in step (repr, peft, GPT-2's Conv1D).

@@ -14,7 +14,6 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from transformers import PretrainedConfig, PreTrainedModel
 
+from transplant.atomic import replacing
+from transplant.config import Choice
+from transplant.models.arch import set_path
 from transplant.models.families import arch_for
 from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
 
@@ -37,6 +39,11 @@ ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_pct", "sli
 class OrganError(ValueError):
     """An organ file is damaged, or an organ does not fit a recipient."""
 
+
+
+class ImplantMode(Choice):
+    replace = "replace"  # the organ takes the place of as many recipient layers
+    insert = "insert"  # the organ is added before `position`: the model grows deeper
 
 @dataclass
 class Organ:
@@ -54,17 +61,10 @@ class Organ:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the organ atomically: a reader never sees a half-written file."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         manifest = {**self.manifest, "sha256": tensors_sha256(self.tensors)}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with replacing(path) as tmp:
             save_file({k: v.contiguous() for k, v in self.tensors.items()}, tmp,
                       metadata={"transplant": json.dumps(manifest, sort_keys=True)})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         self.manifest = manifest
         return path
 
@@ -171,7 +171,7 @@ def implant(recipient: PreTrainedModel, organ: Organ, position: int,
     indices and per-layer config entries follow. An incompatible organ raises OrganError
     naming every mismatch, with the recipient untouched.
     """
-    if mode not in ("replace", "insert"):
+    if mode not in tuple(ImplantMode):
         raise OrganError(f"implant mode {mode!r}: expected 'replace' or 'insert'")
     problems = compatibility_problems(recipient.config, organ)
     layers = list(decoder_layers(recipient))
@@ -217,14 +217,11 @@ def organ_model(donor: PreTrainedModel, start: int, length: int) -> PreTrainedMo
     keep = list(range(start, start + length))
     layers = decoder_layers(donor)
     # Copy the donor without its layer stack, then give it copies of the organ's layers.
-    parent_path, _, name = arch.layers.rpartition(".")
-    parent = donor.get_submodule(parent_path)
-    saved = getattr(parent, name)
-    setattr(parent, name, torch.nn.ModuleList())
+    set_path(donor, arch.layers, torch.nn.ModuleList())
     try:
         wrapper = copy.deepcopy(donor)
     finally:
-        setattr(parent, name, saved)
+        set_path(donor, arch.layers, layers)
     set_decoder_layers(wrapper, [copy.deepcopy(layers[i]) for i in keep], source_indices=keep)
     return wrapper
 

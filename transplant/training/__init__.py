@@ -1,10 +1,13 @@
-"""Training: Lightning modules, data loaders and trainable-parameter policies."""
+"""Training: Lightning modules, data loaders and trainable-parameter policies.
 
-from transplant.training.fit import TrainerSpec, TrainStats, fit
-from transplant.training.lm_module import CausalLMModule, DivergenceError, OptimSpec
-from transplant.training.policies import LoraSpec, PolicySpec, apply_policy, count_parameters
+`fit` takes the config dataclasses themselves (`transplant.config.TrainerConfig`,
+`OptimConfig`, `TrainableConfig`), so an option is declared once.
+"""
+
+from transplant.training.fit import TrainStats, fit
+from transplant.training.lm_module import CausalLMModule, DivergenceError
+from transplant.training.policies import apply_policy, count_parameters
 
 __all__ = [
-    "CausalLMModule", "DivergenceError", "LoraSpec", "OptimSpec", "PolicySpec", "TrainStats",
-    "TrainerSpec", "apply_policy", "count_parameters", "fit",
+    "CausalLMModule", "DivergenceError", "TrainStats", "apply_policy", "count_parameters", "fit",
 ]

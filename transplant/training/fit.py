@@ -15,28 +15,13 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from torch import nn
 
+from transplant.config import OptimConfig, TrainerConfig
 from transplant.data.tokens import TokenStream
 from transplant.training.data_module import train_loader
-from transplant.training.lm_module import CausalLMModule, OptimSpec
+from transplant.training.lm_module import CausalLMModule
 from transplant.training.preemption import CheckpointOnSignal, catch_signals, resume_point
 
 log = logging.getLogger("transplant")
-
-
-@dataclass(frozen=True)
-class TrainerSpec:
-    max_steps: int = 100
-    batch_size: int = 8
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = 1.0
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    log_every_n_steps: int = 10
-    enable_progress_bar: bool = True
-
-    @property
-    def blocks_per_step(self) -> int:
-        return self.batch_size * self.accumulate_grad_batches
 
 
 @dataclass(frozen=True)
@@ -52,8 +37,8 @@ class TrainStats:
         return {**out, "resumed_step": self.resumed_step} if self.resumed_step else out
 
 
-def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: TrainerSpec,
-        optim: OptimSpec, seed: int, logger: Logger | bool = False,
+def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: TrainerConfig,
+        optim: OptimConfig, seed: int, logger: Logger | bool = False,
         resume_dir: Path | None = None, extra_callbacks: list[Callback] = ()) -> TrainStats:
     """Train `model` (its trainable parameters set by a policy) in place.
 
@@ -89,7 +74,7 @@ def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: Trainer
                       resume.step if resume else 0)
 
 
-def _trainer(trainer: TrainerSpec, logger: Logger | bool, callbacks: list,
+def _trainer(trainer: TrainerConfig, logger: Logger | bool, callbacks: list,
              root: Path) -> L.Trainer:
     # Under SLURM, Lightning would otherwise install its own requeue handler (saving from
     # inside the signal handler) and resume any hpc_ckpt_*.ckpt found in its root directory.

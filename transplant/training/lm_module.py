@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import lightning as L
 import torch
 from torch import nn
 
+from transplant.config import OptimConfig
+
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class OptimSpec:
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    betas: tuple[float, float] = (0.9, 0.999)
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
@@ -34,7 +27,7 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 class CausalLMModule(L.LightningModule):
     """Trains `model` (already wrapped by a trainable-parameter policy) on token blocks."""
 
-    def __init__(self, model: nn.Module, optim: OptimSpec, max_steps: int) -> None:
+    def __init__(self, model: nn.Module, optim: OptimConfig, max_steps: int) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
@@ -74,7 +67,7 @@ class CausalLMModule(L.LightningModule):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("no trainable parameters: the trainable-parameter policy froze all")
-        opt = torch.optim.AdamW(params, lr=self.optim.lr, betas=self.optim.betas,
+        opt = torch.optim.AdamW(params, lr=self.optim.lr, betas=tuple(self.optim.betas),
                                 weight_decay=self.optim.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: warmup_cosine(s, self.optim.warmup_steps, self.max_steps))

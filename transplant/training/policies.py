@@ -9,32 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from torch import nn
 from transformers import PreTrainedModel
 
+from transplant.config import LoraConfig, Policy, TrainableConfig
 from transplant.models.families import arch_for
 
-POLICIES = ("all", "lora", "subset")
 
-
-@dataclass(frozen=True)
-class LoraSpec:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    targets: tuple[str, ...] = ()  # module names; empty = the family's `lora_targets`
-
-
-@dataclass(frozen=True)
-class PolicySpec:
-    name: str = "all"
-    lora: LoraSpec = field(default_factory=LoraSpec)
-    patterns: tuple[str, ...] = ()  # for `subset`: regexes over parameter names
-
-
-def apply_policy(model: PreTrainedModel, spec: PolicySpec) -> nn.Module:
+def apply_policy(model: PreTrainedModel, spec: TrainableConfig) -> nn.Module:
     """Set requires_grad by policy; returns the model to train (a peft wrapper for LoRA)."""
     if spec.name == "all":
         model.requires_grad_(True)
@@ -43,10 +26,10 @@ def apply_policy(model: PreTrainedModel, spec: PolicySpec) -> nn.Module:
         return _lora(model, spec.lora)
     if spec.name == "subset":
         return _subset(model, spec.patterns)
-    raise ValueError(f"trainable policy {spec.name!r} is not one of {POLICIES}")
+    raise ValueError(f"trainable policy {spec.name!r} is not one of {[p.value for p in Policy]}")
 
 
-def _lora(model: PreTrainedModel, spec: LoraSpec) -> nn.Module:
+def _lora(model: PreTrainedModel, spec: LoraConfig) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     arch = arch_for(model.config)

@@ -1,0 +1,35 @@
+"""What a method is to the framework: a name, a config schema, value checks and a recipe.
+
+Each `methods/<name>.py` defines one `Method` (its schema dataclass extends
+`config.MethodConfig`); `methods/__init__.py` lists them. The schema is registered with Hydra as
+`method/_<name>`, which the method's `conf/method/<name>.yaml` names in its defaults, so Hydra
+refuses a wrong key or type under `method.` by name before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+
+from transplant.config import MethodConfig
+from transplant.models.facts import ModelFacts
+from transplant.runs import RunContext
+
+Recipe = Callable[[DictConfig, RunContext], dict[str, Any]]
+Check = Callable[[DictConfig, "ModelFacts | None"], None]
+
+
+def no_checks(cfg: DictConfig, facts: ModelFacts | None) -> None:
+    """For methods whose options the schema alone constrains."""
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # method=<name>
+    schema: type[MethodConfig]
+    run: Recipe  # config, run context -> flat metrics
+    check: Check = no_checks  # value checks, given the model's facts; raise ConfigError
+    needs_model: bool = True  # False: the method makes its model (pretrain)
