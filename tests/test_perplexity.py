@@ -68,19 +68,20 @@ def test_perplexity_is_not_a_mean_of_batch_perplexities():
 def test_bits_per_byte_counts_document_bytes_only(tokenizer):
     # Byte tokenizer on ASCII: one token per byte, so bits/byte = nats/token / ln 2 exactly.
     docs = [Document("a", "hello world"), Document("b", "def f(x):\n    return x")]
-    ids, scored, n_bytes, n_docs = build_stream(docs, tokenizer, max_tokens=1000)
-    assert n_docs == 2 and n_bytes == int(scored.sum()) == len(docs[0].text) + len(docs[1].text)
+    stream = build_stream(docs, tokenizer, max_tokens=1000)
+    assert stream.n_docs == 2
+    assert stream.n_bytes == stream.n_predicted == len(docs[0].text) + len(docs[1].text)
     model, _ = load_model("tiny_llama")
-    r = perplexity(model, TokenStream(ids, scored, n_bytes, 2, "x", "test"), 16, 8,
-                   progress=False)
+    r = perplexity(model, stream, 16, 8, progress=False)
     assert r.bpb == pytest.approx(r.nll / math.log(2), rel=1e-12)
 
 
 def test_separators_are_context_not_targets(tokenizer):
     docs = [Document(str(i), "abc " * 5) for i in range(6)]
-    ids, scored, n_bytes, _ = build_stream(docs, tokenizer, max_tokens=1000)
+    stream = build_stream(docs, tokenizer, max_tokens=1000)
+    ids, scored = stream.ids, stream.scored
     model, _ = load_model("tiny_llama")
-    got = perplexity(model, TokenStream(ids, scored, n_bytes, 6, "x", "t"), 32, 16, progress=False)
+    got = perplexity(model, stream, 32, 16, progress=False)
     with torch.no_grad():  # independent: the full-sequence NLL at document tokens only
         logp = torch.log_softmax(model(input_ids=ids[None, :32]).logits[0].double(), -1)
     nll_first_window = -sum(logp[t - 1, ids[t]].item() for t in range(1, 32) if scored[t])
@@ -88,3 +89,17 @@ def test_separators_are_context_not_targets(tokenizer):
                             progress=False)
     assert one_window.nll_sum == pytest.approx(nll_first_window, rel=1e-6)
     assert got.n_predicted == 6 * 20 and (ids[~scored] == tokenizer.eos_token_id).all()
+
+
+def test_per_document_nll_sums_to_the_total_and_matches_each_document(tokenizer):
+    docs = [Document(str(i), "abc " * (3 + i)) for i in range(5)]
+    stream = build_stream(docs, tokenizer, max_tokens=1000)
+    model, _ = load_model("tiny_llama")
+    r = perplexity(model, stream, 24, 12, progress=False)
+    assert r.doc_tokens == tuple(len(d.text) for d in docs)
+    assert sum(r.doc_nll) == pytest.approx(r.nll_sum, rel=1e-12)
+    # Independent: the first document alone, scored in one window, has the same NLL (it sits
+    # at the start of the stream, so it sees the same context).
+    first = build_stream(docs[:1], tokenizer, max_tokens=1000)
+    alone = perplexity(model, first, 24, 12, progress=False)
+    assert r.doc_nll[0] == pytest.approx(alone.nll_sum, rel=1e-6)

@@ -5,7 +5,7 @@ import torch
 
 from transplant.config import LoraConfig, OptimConfig, TrainableConfig, TrainerConfig
 from transplant.data.corpora import Document
-from transplant.data.tokens import TokenStream, build_stream
+from transplant.data.tokens import build_stream
 from transplant.models import load_model
 from transplant.training import (
     DivergenceError,
@@ -21,8 +21,7 @@ QUIET = dict(enable_progress_bar=False, log_every_n_steps=1)
 
 def _stream(tokenizer, n=4096):
     docs = [Document(str(i), f"sample text number {i}, with some words.") for i in range(400)]
-    ids, scored, n_bytes, n_docs = build_stream(docs, tokenizer, n)
-    return TokenStream(ids, scored, n_bytes, n_docs, "synthetic", "train")
+    return build_stream(docs, tokenizer, n, domain="synthetic", split="train")
 
 
 def test_warmup_cosine_schedule():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -24,6 +25,7 @@ from transplant.config import ConfigError, register_schema
 from transplant.loggers import finish_logger, make_logger
 from transplant.methods import METHODS, register_method_schemas
 from transplant.monitor import PeakMemory
+from transplant.provenance import provenance
 from transplant.runs import RunContext, RunRecord, identity, run_id
 from transplant.training.preemption import Preempted
 from transplant.validation import validate
@@ -53,12 +55,16 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
     start = time.time()
     ctx = RunContext(record.dir, Path(cfg.paths.cache), logger)
     try:
+        # Seeded before anything random is built (models, adapters, data), so a run is
+        # reproducible bit for bit and does not depend on what ran before it in the sweep.
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
         with PeakMemory() as memory:
             metrics = METHODS[cfg.method.name].run(cfg, ctx)
         _check_finite(metrics)
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
-                   **metrics, **memory.as_metrics(), "wall_s": time.time() - start}
+                   **metrics, **memory.as_metrics(), "wall_s": time.time() - start,
+                   **provenance()}
     except Preempted as e:  # a checkpoint is saved; the requeued job (or a relaunch) resumes
         record.preempt(str(e))
         finish_logger(logger, {}, ok=False)

@@ -18,6 +18,9 @@ from filelock import FileLock
 from transplant.atomic import replacing, write_json
 
 DEFAULT_ROOT = "outputs/cache"
+# Part of every key. Raise it when a change makes entries built by older code differ (another
+# batch order, another recipe), so they are rebuilt instead of silently reused.
+PIPELINE_VERSION = 2
 
 
 def cache_root() -> Path:
@@ -25,8 +28,12 @@ def cache_root() -> Path:
     return Path(os.environ.get("TRANSPLANT_CACHE", DEFAULT_ROOT))
 
 
+def versioned(key: dict[str, Any]) -> dict[str, Any]:
+    return {**key, "pipeline_version": PIPELINE_VERSION}
+
+
 def key_hash(key: dict[str, Any]) -> str:
-    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    blob = json.dumps(versioned(key), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -56,6 +63,7 @@ def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path],
     of that name built from another key is an error, never silently reused or replaced."""
     base = Path(root) if root is not None else cache_root()
     final = base / kind / name
+    key = versioned(key)
     if (final / "key.json").exists():
         _check_key(final, key)
         return final

@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import read_json, write_json, write_text
+from transplant.provenance import provenance
 
 # Config keys that do not change a run's result: they are not part of a run's identity, not
 # compared when a finished run is relaunched, and not part of cache keys. The one list.
@@ -123,11 +124,13 @@ class RunRecord:
     def start(self, config_yaml: str) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
-        shutil.rmtree(self.dir / "logs", ignore_errors=True)
+        for old in ("logs", "docs"):  # an earlier attempt's logs and per-document scores
+            shutil.rmtree(self.dir / old, ignore_errors=True)
         write_text(self.dir / "config.yaml", config_yaml)
         attempts = int((self.status() or {}).get("attempts", 0)) + 1
         # A fresh record: no end, error or reason of an earlier attempt.
-        self._write_status("running", fresh=True, start=time.time(), attempts=attempts)
+        self._write_status("running", fresh=True, start=time.time(), attempts=attempts,
+                           **provenance())
 
     def finish(self, metrics: dict[str, Any]) -> None:
         write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist

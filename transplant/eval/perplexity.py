@@ -49,6 +49,10 @@ class PerplexityResult:
     n_bytes: int
     window: int
     stride: int
+    # Per document of the stream (in its order): summed NLL and predicted tokens, so that
+    # intervals can be bootstrapped over documents.
+    doc_nll: tuple[float, ...] = ()
+    doc_tokens: tuple[int, ...] = ()
 
     @property
     def nll(self) -> float:
@@ -77,7 +81,10 @@ def perplexity(model: nn.Module, stream: TokenStream, window: int, stride: int,
     device = next(model.parameters()).device
     ids = stream.ids
     windows = sliding_windows(ids.numel(), window, stride)
-    nll_sum, n_scored = 0.0, 0
+    doc_of = stream.doc_index()
+    n_docs = int(doc_of[-1]) + 1
+    doc_nll = torch.zeros(n_docs, dtype=torch.float64)
+    doc_tokens = torch.zeros(n_docs, dtype=torch.int64)
     # Windows of equal length batch together (all of them, unless the stream is shorter).
     groups: dict[int, list[Window]] = {}
     for w in windows:
@@ -92,10 +99,15 @@ def perplexity(model: nn.Module, stream: TokenStream, window: int, stride: int,
             unscored = ~stream.scored[w.begin + 1:w.end].to(device)  # separators: context only
             targets[row][unscored] = -100
         logits = model(input_ids=inputs).logits[:, :-1].float()
-        nll_sum += nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100,
-            reduction="sum").item()
-        n_scored += int((targets != -100).sum())
+        nll = nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)),
+                                          targets.reshape(-1), ignore_index=-100,
+                                          reduction="none").double().cpu()
+        keep = (targets != -100).reshape(-1).cpu()
+        docs = torch.cat([doc_of[w.begin + 1:w.end] for w in batch])
+        doc_nll.index_add_(0, docs[keep], nll[keep])
+        doc_tokens.index_add_(0, docs[keep], torch.ones_like(docs[keep]))
     model.train(was_training)
+    n_scored = int(doc_tokens.sum())
     assert n_scored == stream.n_predicted, (n_scored, stream.n_predicted)
-    return PerplexityResult(nll_sum, n_scored, stream.n_bytes, window, stride)
+    return PerplexityResult(float(doc_nll.sum()), n_scored, stream.n_bytes, window, stride,
+                            tuple(doc_nll.tolist()), tuple(doc_tokens.tolist()))

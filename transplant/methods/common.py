@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from transplant.atomic import write_json
 from transplant.config import ModelConfig, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
 from transplant.data.tokens import TokenStream, token_stream
@@ -43,10 +44,13 @@ def token_budget(cfg: DictConfig) -> int:
 
 
 def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenizerBase,
-                 domain: str | None, split: str, max_tokens: int) -> TokenStream:
-    """One split of the target domain (or `domain`), at most `max_tokens` predicted tokens."""
+                 domain: str | None, split: str, max_tokens: int | None,
+                 doc_max_tokens: int | None = None) -> TokenStream:
+    """One split of the target domain (or `domain`): at most `max_tokens` predicted tokens
+    (None: all), at most `doc_max_tokens` per document (None: whole documents)."""
     return token_stream(corpus_spec(cfg, domain), split, tokenizer, max_tokens,
-                        cfg.data.validation_permille, cfg.data.test_permille, cache=ctx.cache)
+                        cfg.data.validation_permille, cfg.data.test_permille, cache=ctx.cache,
+                        doc_max_tokens=doc_max_tokens)
 
 
 def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
@@ -66,23 +70,39 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
 
 def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
                       ctx: RunContext, prefix: str, domain: str | None = None,
-                      split: str = "test") -> dict[str, float | int]:
+                      split: str = "test", doc_max_tokens: int | None = None,
+                      per_doc: bool = False) -> dict[str, float | int]:
     """`<prefix>_ppl`, `_bpb`, ... of one split of the target domain (or `domain`), under the
-    configured windowing (recorded with the numbers)."""
-    stream = split_stream(cfg, ctx, tokenizer, domain, split, cfg.eval.max_tokens)
+    configured windowing (recorded with the numbers). With `per_doc`, each document's NLL,
+    tokens and bytes go to `<run>/docs/<prefix>.json`, for intervals over documents."""
+    stream = split_stream(cfg, ctx, tokenizer, domain, split, cfg.eval.max_tokens,
+                          doc_max_tokens)
     result = perplexity(model, stream, cfg.eval.window, cfg.eval.stride, cfg.eval.batch_size,
                         progress=cfg.trainer.enable_progress_bar)
-    return result.as_metrics(prefix)
+    if per_doc:
+        write_json(ctx.dir / DOCS_DIR / f"{prefix}.json", {
+            "domain": stream.domain, "split": split, "window": result.window,
+            "stride": result.stride, "doc_ids": stream.doc_ids, "nll": result.doc_nll,
+            "tokens": result.doc_tokens, "bytes": stream.doc_bytes})
+    return {**result.as_metrics(prefix), f"{prefix}_docs": stream.n_docs}
+
+
+DOCS_DIR = "docs"  # per-document NLL of a run's evaluations
 
 
 def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
-             ctx: RunContext) -> dict[str, Any]:
-    """Perplexity and bits/byte on the target domain's and the retention domain's test split."""
-    domains = {"target": cfg.data.domain}
+             ctx: RunContext, prefix: str = "", per_doc: bool = True) -> dict[str, Any]:
+    """Perplexity and bits/byte on the target domain's test split (and its validation split,
+    `val_target_*`, with eval.validation) and on the retention domain's test split, each
+    metric named `<prefix><role>_<metric>`."""
+    parts = [("target", cfg.data.domain, "test", None)]
     if cfg.eval.retention:
-        domains["retention"] = cfg.eval.retention
+        parts.append(("retention", cfg.eval.retention, "test", cfg.eval.retention_doc_tokens))
+    if cfg.eval.validation:
+        parts.append(("val_target", cfg.data.domain, "validation", None))
     out: dict[str, Any] = {}
-    for role, name in domains.items():
-        out[f"{role}_domain"] = name
-        out.update(domain_perplexity(model, tokenizer, cfg, ctx, role, name))
+    for role, name, split, doc_cap in parts:
+        out[f"{prefix}{role}_domain"] = name
+        out.update(domain_perplexity(model, tokenizer, cfg, ctx, prefix + role, name, split,
+                                     doc_cap, per_doc))
     return out

@@ -95,7 +95,7 @@ def grow_and_select(model, growth: DictConfig) -> int:
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     model, tokenizer = load(cfg, ctx)
     params_before = count_parameters(model)[1]
-    before = {f"before_{k}": v for k, v in evaluate(model, tokenizer, cfg, ctx).items()
+    before = {k: v for k, v in evaluate(model, tokenizer, cfg, ctx, prefix="before_").items()
               if k.endswith(("_ppl", "_bpb"))}
     trainable = grow_and_select(model, cfg.method.grow)
     stats = train(model, tokenizer, cfg, ctx)

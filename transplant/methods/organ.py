@@ -40,6 +40,7 @@ class OrganConfig:
     mode: ImplantMode = ImplantMode.replace
     recipient: str | None = None  # None: the donor (model.name), reloaded untouched
     in_place: bool = False  # train inside the frozen full donor instead of the wrapper
+    evaluate_wrapper: bool = True  # also score the organ in its training wrapper (wrapper_*)
 
 
 @dataclass
@@ -118,13 +119,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
 
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
         wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
-        return {f"wrapper_{k}": v for k, v in evaluate(wrapper, tokenizer, cfg, ctx).items()
-                if k.endswith(("_ppl", "_bpb"))}
+        metrics = evaluate(wrapper, tokenizer, cfg, ctx, prefix="wrapper_", per_doc=False)
+        return {k: v for k, v in metrics.items() if k.endswith(("_ppl", "_bpb"))}
 
     eval_key = {"organ": organ.manifest["sha256"], "eval": result_part(cfg, "eval"),
                 "data": result_part(cfg, "data")}
-    in_wrapper = cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json",
-                             root=ctx.cache)
+    in_wrapper = (cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json",
+                              root=ctx.cache) if settings.evaluate_wrapper else {})
     donor = None  # free it before the recipient loads
 
     recipient_name = settings.recipient or cfg.model.name
