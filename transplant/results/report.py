@@ -1,12 +1,20 @@
-"""`transplant-report outputs/<study>`: one table of every run, as CSV, Markdown and LaTeX.
+"""`transplant-report outputs/<study>`: the study's tables, as CSV, Markdown and LaTeX.
 
-The CSV has every metric; Markdown and LaTeX show the headline columns. Failed and
-incomplete runs are listed, never silently dropped.
+- Arms (runs that differ only in their seed) as mean, standard deviation and 95% t-interval
+  over seeds, with n.
+- `--select method.optim.lr --by val_target_ppl`: per arm, the value with the best mean
+  validation metric; only that value's test numbers are reported (and the rule is printed).
+- `--reference method=zero_shot`: every other arm's perplexity relative to it, paired by
+  seed and document, with a 95% bootstrap interval over documents and seeds.
+- A frontier (target against retention perplexity for every arm and value) in two-domain
+  studies, the commits behind the numbers (a warning when they are mixed), and every failed or
+  incomplete run. report.csv holds every run and metric.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -14,10 +22,19 @@ import pandas as pd
 
 from transplant.atomic import write_text
 from transplant.results.records import StudyRecords, read_study
+from transplant.results.stats import (
+    arm_columns,
+    load_docs,
+    paired_log_ppl_difference,
+    select,
+    summarize,
+)
 
 HEADLINE = ("target_domain", "target_ppl", "target_bpb", "retention_domain", "retention_ppl",
             "retention_bpb", "train_tokens", "params_trainable", "train_s", "peak_rss_mb",
             "wall_s")
+SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl", "train_tokens",
+           "params_trainable", "wall_s")
 NOT_IDENTITY = {"run", "method", "model", "seed"}
 
 
@@ -40,27 +57,139 @@ def _identity_columns(df: pd.DataFrame) -> list[str]:
 
 def protocol_note(df: pd.DataFrame) -> str:
     parts = []
-    for role in ("target", "retention"):
+    for role, split in (("target", "test"), ("retention", "test"), ("val_target", "validation")):
         cols = [f"{role}_window", f"{role}_stride", f"{role}_tokens"]
         if all(c in df.columns for c in cols):
-            uniq = df[cols].drop_duplicates()
+            uniq = df[cols].dropna().drop_duplicates()
             for _, r in uniq.iterrows():
-                parts.append(f"{role}: window {r.iloc[0]}, stride {r.iloc[1]}, "
-                             f"{r.iloc[2]} predicted tokens (test split)")
+                docs = df.get(f"{role}_docs")
+                of_docs = (f" of {int(docs.dropna().iloc[0])} documents"
+                           if docs is not None and docs.notna().any() else "")
+                parts.append(f"{role}: window {int(r.iloc[0])}, stride {int(r.iloc[1])}, "
+                             f"{int(r.iloc[2])} predicted tokens{of_docs} ({split} split)")
     return "; ".join(parts)
 
 
-def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> str:
-    """Write report.{csv,md,tex} and return the Markdown text."""
+def commits_note(df: pd.DataFrame) -> tuple[str, bool]:
+    """('commit abc1234', mixed?): the code behind the numbers; dirty trees are named."""
+    if "code_commit" not in df:
+        return "code version not recorded (runs older than provenance)", False
+    versions = df[["code_commit", "code_dirty"]].astype(str).drop_duplicates()
+    names = sorted(f"{c[:10]}{' (dirty tree)' if d == 'True' else ''}"
+                   for c, d in versions.itertuples(index=False))
+    return ("commit " if len(names) == 1 else "commits ") + ", ".join(names), len(names) > 1
+
+
+def _cell(row: pd.Series, metric: str) -> str:
+    mean = row.get(f"{metric}_mean")
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    if low is None or math.isnan(low):
+        return f"{mean:.4g}"
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    metrics = [m for m in SUMMARY if m in df]
+    summary = summarize(df, metrics, arms)
+    out = summary[arms].copy()
+    for m in metrics:
+        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
+    out["n"] = summary["n"]
+    out["seeds"] = summary["seeds"]
+    return out
+
+
+def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
+                 reference: str) -> pd.DataFrame:
+    """Every arm against the reference arm, in perplexity ratio (paired, bootstrapped)."""
+    key, _, value = reference.partition("=")
+    if key not in df:
+        raise ValueError(f"--reference {reference!r}: runs have no column {key!r}")
+    ref = df[df[key].astype(str) == value]
+    if ref.empty:
+        raise ValueError(f"--reference {reference!r}: no finished run has {key}={value}")
+    rows = []
+    for name, group in df.groupby(arms, dropna=False, sort=True):
+        if group["run"].isin(ref["run"]).all():
+            continue
+        row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
+        for role in ("target", "retention"):
+            pairs = _pairs(group, ref)
+            a = [load_docs(study_dir, x, role) for x, _ in pairs]
+            b = [load_docs(study_dir, y, role) for _, y in pairs]
+            if not pairs or any(d is None for d in a + b):
+                continue
+            d = paired_log_ppl_difference(a, b)
+            row[f"{role} ppl ratio"] = (f"{math.exp(d['diff']):.4f} "
+                                        f"[{math.exp(d['ci_low']):.4f}, "
+                                        f"{math.exp(d['ci_high']):.4f}]")
+            row["seeds x docs"] = f"{d['seeds']} x {d['docs']}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
+    """(run, reference run) by seed; a reference run once (deterministic) pairs with all."""
+    if len(ref) == 1:
+        return [(r, ref["run"].iloc[0]) for r in group["run"]]
+    by_seed = dict(zip(ref["seed"].astype(int), ref["run"], strict=True))
+    return [(r, by_seed[int(s)]) for r, s in zip(group["run"], group["seed"], strict=True)
+            if int(s) in by_seed]
+
+
+def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
+    """Target and retention test perplexity for every arm and value of `param` (descriptive:
+    nothing is chosen from it)."""
+    arms = arm_columns(df, exclude=(param,) if param else ())
+    keys = [*arms, param] if param and param in df else arms
+    summary = summarize(df, ["target_ppl", "retention_ppl"], keys)
+    out = summary[keys].copy()
+    for m in ("target_ppl", "retention_ppl"):
+        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
+    out["n"] = summary["n"]
+    return out
+
+
+def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
+                 select_param: str | None = None, by: str | None = None,
+                 reference: str | None = None) -> str:
+    """Write report.{csv,md,tex} (and summary.csv) and return the Markdown text."""
     study_dir = Path(study_dir)
     out_dir = Path(out_dir) if out_dir else study_dir / "_report"
     records = read_study(study_dir)
-    table = headline_table(records)
-    lines = [f"# {study_dir.name}: {len(records.done)} done, {len(records.failed)} failed, "
+    df = records.done
+    lines = [f"# {study_dir.name}: {len(df)} done, {len(records.failed)} failed, "
              f"{len(records.incomplete)} incomplete", ""]
-    if not table.empty:
-        lines += [table.to_markdown(index=False, floatfmt=".4g"), ""]
-        note = protocol_note(records.done)
+    latex = ""
+    if not df.empty:
+        code, mixed = commits_note(df)
+        if mixed:
+            print(f"transplant-report: warning: one table mixes {code}", file=sys.stderr)
+        lines += [f"Code: {code}." + (" **Warning: mixed commits.**" if mixed else ""), ""]
+        chosen = df
+        if select_param:
+            selection = select(df, select_param, by or "val_target_ppl")
+            chosen = selection.runs
+            lines += [f"Selection: {selection.rule()}.", "",
+                      selection.chosen.to_markdown(index=False, floatfmt=".4g"), ""]
+        arms = arm_columns(chosen, exclude=(select_param,) if select_param else ())
+        summary = summary_table(chosen, arms)
+        lines += ["Mean [95% t-interval] over seeds:", "",
+                  summary.to_markdown(index=False), ""]
+        latex = summary.to_latex(index=False, escape=True)
+        write_text(out_dir / "summary.csv", summary.to_csv(index=False))
+        if reference:
+            paired = paired_table(study_dir, chosen, arms, reference)
+            if not paired.empty:
+                lines += [f"Perplexity relative to {reference} (ratio, paired by seed and "
+                          "document; 95% bootstrap interval over documents and seeds):", "",
+                          paired.to_markdown(index=False), ""]
+        if "retention_ppl" in df and df["retention_ppl"].notna().any():
+            lines += ["Frontier (every value; test perplexity, mean [95% t-interval]):", "",
+                      frontier_table(df, select_param).to_markdown(index=False), ""]
+        note = protocol_note(df)
         if note:
             lines += [f"Perplexity protocol: {note}.", ""]
     for title, items in (("Failed", records.failed), ("Incomplete", records.incomplete)):
@@ -68,8 +197,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> st
             lines += [f"{title}:", *[f"- {run}: {why}" for run, why in items], ""]
     markdown = "\n".join(lines)
     write_text(out_dir / "report.md", markdown)
-    write_text(out_dir / "report.csv", records.done.to_csv(index=False))
-    latex = "" if table.empty else table.to_latex(index=False, float_format="%.4g", escape=True)
+    write_text(out_dir / "report.csv", df.to_csv(index=False))
     write_text(out_dir / "report.tex", latex)
     return markdown
 
@@ -78,10 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_dir", help="a study directory, e.g. outputs/demo")
     parser.add_argument("--out", help="where to write the tables (default <study_dir>/_report)")
+    parser.add_argument("--select", metavar="PARAM",
+                        help="a swept override chosen per arm on validation, e.g. "
+                             "method.optim.lr")
+    parser.add_argument("--by", default="val_target_ppl",
+                        help="the validation metric (lowest wins) for --select")
+    parser.add_argument("--reference", metavar="KEY=VALUE",
+                        help="the arm others are compared with, e.g. method=zero_shot")
     args = parser.parse_args(argv)
     try:
-        print(write_report(args.study_dir, args.out))
-    except FileNotFoundError as e:
+        print(write_report(args.study_dir, args.out, args.select, args.by, args.reference))
+    except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2
     return 0

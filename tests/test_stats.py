@@ -1,0 +1,100 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transplant.results.report import main
+from transplant.results.stats import mean_interval, paired_log_ppl_difference, select
+
+
+def test_mean_interval_against_a_hand_computation():
+    s = mean_interval(pd.Series([1.0, 2.0, 3.0]))
+    # mean 2, sd 1; Student's t with 2 degrees of freedom has the closed-form quantile
+    # t_p = (2p - 1) / sqrt(2p(1 - p)): t_0.975 = 4.3027; half-width t / sqrt(3)
+    p = 0.975
+    half = (2 * p - 1) / math.sqrt(2 * p * (1 - p)) / math.sqrt(3)
+    assert (s["mean"], s["std"], s["n"]) == (2.0, 1.0, 3)
+    assert s["ci_low"] == pytest.approx(2 - half, rel=1e-12)
+    assert s["ci_high"] == pytest.approx(2 + half, rel=1e-12)
+    one = mean_interval(pd.Series([5.0]))
+    assert one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["std"])
+
+
+def _runs():
+    # Two arms x two learning rates x three seeds. Validation prefers lr 1e-3 for lora, but
+    # the test split would prefer 1e-4: selection must follow validation.
+    rows = []
+    for method, lrs in (("lora", {1e-3: (10, 30), 1e-4: (12, 20)}),
+                        ("full_ft", {1e-5: (15, 15), 1e-4: (14, 16)})):
+        for lr, (val, test) in lrs.items():
+            for seed in range(3):
+                rows.append({"run": f"{method}-{lr}-{seed}", "method": method,
+                             "method.optim.lr": lr, "seed": seed,
+                             "val_target_ppl": val + seed * 0.1, "target_ppl": test + seed})
+    return pd.DataFrame(rows)
+
+
+def test_selection_uses_validation_only():
+    sel = select(_runs(), "method.optim.lr", "val_target_ppl")
+    chosen = dict(zip(sel.chosen["method"], sel.chosen["method.optim.lr"], strict=True))
+    assert chosen == {"lora": 1e-3, "full_ft": 1e-4}
+    assert len(sel.runs) == 6 and set(sel.runs["method.optim.lr"]) == {1e-3, 1e-4}
+    with pytest.raises(ValueError, match="must use a validation metric"):
+        select(_runs(), "method.optim.lr", "target_ppl")
+
+
+def _docs(nll, tokens, ids=None):
+    return {"doc_ids": ids or [str(i) for i in range(len(nll))], "nll": list(nll),
+            "tokens": list(tokens)}
+
+
+def test_paired_difference_is_exact_for_a_constant_per_token_shift():
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(5, 50, size=40)
+    b = [_docs(rng.random(40) * tokens * 3, tokens) for _ in range(3)]
+    a = [_docs(np.array(x["nll"]) + 0.25 * tokens, tokens) for x in b]  # +0.25 nats/token
+    d = paired_log_ppl_difference(a, b)
+    assert d["diff"] == pytest.approx(0.25) and d["ci_low"] == pytest.approx(0.25)
+    assert d["ci_high"] == pytest.approx(0.25) and (d["seeds"], d["docs"]) == (3, 40)
+    same = paired_log_ppl_difference(b, b)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0.0
+    with pytest.raises(ValueError, match="same documents"):
+        paired_log_ppl_difference([_docs([1.0], [1], ["x"])], [_docs([1.0], [1], ["y"])])
+
+
+def test_paired_interval_covers_noise_and_excludes_a_real_shift():
+    rng = np.random.default_rng(2)
+    tokens = np.full(200, 20)
+    b = [_docs(rng.normal(60, 10, 200), tokens) for _ in range(3)]
+    noisy = [_docs(np.array(x["nll"]) + rng.normal(0, 5, 200), tokens) for x in b]
+    d = paired_log_ppl_difference(noisy, b)
+    assert d["ci_low"] < 0 < d["ci_high"]
+    shifted = [_docs(np.array(x["nll"]) + 20 * 0.1, tokens) for x in noisy]
+    assert paired_log_ppl_difference(shifted, b)["ci_low"] > 0
+
+
+def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
+    for lr in ("1e-3", "3e-3"):
+        for seed in (0, 1):
+            run(["method=lora", f"method.optim.lr={lr}", f"seed={seed}"], study="sel")
+    _, zero_dir = run(["method=zero_shot"], study="sel")
+    study = zero_dir.parent
+    assert main([str(study), "--select", "method.optim.lr", "--reference",
+                 "method=zero_shot"]) == 0
+    out = capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in study.glob("*/metrics.json")]
+    lora = pd.DataFrame([m for m in records if m["method"] == "lora"])
+    lora["lr"] = [json.loads((p.parent / "status.json").read_text())["identity"]
+                  ["method.optim.lr"] for p in study.glob("*/metrics.json")
+                  if json.loads(p.read_text())["method"] == "lora"]
+    by_lr = lora.groupby("lr")["val_target_ppl"].mean()
+    best = by_lr.idxmin()
+    expected = lora[lora["lr"] == best]["target_ppl"].mean()
+    summary = pd.read_csv(study / "_report" / "summary.csv")
+    cell = summary.set_index("method").loc["lora", "target_ppl"]
+    assert cell.startswith(f"{expected:.4g} [")
+    assert "method.optim.lr chosen per arm by the lowest mean val_target_ppl" in out
+    assert "Perplexity relative to method=zero_shot" in out and "2 x " in out
+    assert "Code: commit " in out

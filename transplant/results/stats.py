@@ -1,0 +1,128 @@
+"""Statistics over run records: seeds aggregated with t-intervals, validation-only selection,
+and paired differences bootstrapped over documents and seeds. pandas/numpy/scipy, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SEED = "seed"
+
+
+def arm_columns(df: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The identity columns that name an arm: override keys that vary, except the seed."""
+    keys = [c for c in df.columns if ("." in c or c in ("method", "model", "data"))
+            and c not in (SEED, *exclude) and df[c].nunique(dropna=False) > 1]
+    return keys or ["method"]
+
+
+def mean_interval(values: pd.Series, confidence: float = 0.95) -> dict[str, float]:
+    """Mean, sample standard deviation, t-interval of the mean, and n (NaN interval if n=1)."""
+    x = values.dropna().astype(float).to_numpy()
+    n = len(x)
+    mean = float(x.mean()) if n else float("nan")
+    std = float(x.std(ddof=1)) if n > 1 else float("nan")
+    if n > 1 and std > 0:
+        low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=std / np.sqrt(n))
+    elif n > 1:
+        low = high = mean
+    else:
+        low = high = float("nan")
+    return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
+
+
+def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str]) -> pd.DataFrame:
+    """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high` and `n` (runs over seeds)."""
+    rows = []
+    for key, group in df.groupby(arms, dropna=False, sort=True):
+        row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
+        for m in metrics:
+            if m in group:
+                s = mean_interval(group[m])
+                row.update({f"{m}_{k}": v for k, v in s.items() if k != "n"})
+                row["n"] = s["n"]
+        row["seeds"] = ",".join(str(int(s)) for s in sorted(group[SEED].astype(int)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Selection:
+    param: str
+    by: str
+    lower_is_better: bool
+    chosen: pd.DataFrame  # per arm: the chosen value and its mean validation metric
+    runs: pd.DataFrame  # the chosen configuration's runs (all seeds)
+
+    def rule(self) -> str:
+        best = "lowest" if self.lower_is_better else "highest"
+        return (f"{self.param} chosen per arm by the {best} mean {self.by} over seeds "
+                "(validation split); test metrics are of the chosen value only")
+
+
+def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool = True) -> Selection:
+    """Per arm, the value of `param` whose runs have the best mean validation metric `by`.
+
+    Arms without the parameter (zero-shot) are kept as they are. Test columns are never read.
+    """
+    if not by.startswith("val_"):
+        raise ValueError(f"--by {by!r}: selection must use a validation metric (val_*), never "
+                         "a test metric")
+    if by not in df:
+        raise ValueError(f"--by {by!r}: no run has this metric; runs have "
+                         f"{', '.join(c for c in df.columns if c.startswith('val_'))}")
+    arms = arm_columns(df, exclude=(param,))
+    chosen, keep = [], []
+    for key, group in df.groupby(arms, dropna=False, sort=True):
+        if param not in group or group[param].isna().all():  # an arm without it: zero-shot
+            keep.append(group)
+            continue
+        values = group.groupby(param)[by].mean()
+        best = values.idxmin() if lower_is_better else values.idxmax()
+        row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
+        chosen.append({**row, param: best, f"mean {by}": values[best],
+                       "grid": ",".join(str(v) for v in values.index)})
+        keep.append(group[group[param] == best])
+    return Selection(param, by, lower_is_better, pd.DataFrame(chosen),
+                     pd.concat(keep) if keep else df.iloc[:0])
+
+
+def load_docs(study_dir: Path, run: str, role: str) -> dict | None:
+    path = study_dir / run / "docs" / f"{role}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def paired_log_ppl_difference(a: list[dict], b: list[dict], resamples: int = 2000,
+                              seed: int = 0) -> dict[str, float]:
+    """Arm a minus arm b in log perplexity, paired by seed (a[i] with b[i]) and by document.
+
+    Each element holds one run's per-document `nll` and `tokens` on the same documents. The
+    interval is a percentile bootstrap that resamples seeds, then documents, with the same
+    draws for both arms, so what the arms share (which documents are hard) cancels.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError("paired runs must come in equal, non-zero numbers")
+    for x, y in zip(a, b, strict=True):
+        if x["doc_ids"] != y["doc_ids"]:
+            raise ValueError("paired runs must be scored on the same documents")
+    na = np.array([r["nll"] for r in a])  # seeds x documents
+    nb = np.array([r["nll"] for r in b])
+    tok = np.array([r["tokens"] for r in a], dtype=float)
+
+    def diff(seeds: np.ndarray, docs: np.ndarray) -> float:
+        t = tok[seeds][:, docs].sum()
+        return (na[seeds][:, docs].sum() - nb[seeds][:, docs].sum()) / t
+
+    all_seeds, all_docs = np.arange(len(a)), np.arange(na.shape[1])
+    rng = np.random.default_rng(seed)
+    draws = np.array([diff(rng.choice(all_seeds, len(all_seeds)),
+                           rng.choice(all_docs, len(all_docs))) for _ in range(resamples)])
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return {"diff": diff(all_seeds, all_docs), "ci_low": float(low), "ci_high": float(high),
+            "seeds": len(a), "docs": len(all_docs)}
