@@ -3,7 +3,12 @@ import math
 import pytest
 import torch
 
-from transplant.eval.classify import label_scores
+from transplant.eval.classify import (
+    CONTENT_FREE,
+    classification_metrics,
+    classify,
+    label_scores,
+)
 from transplant.eval.gaps import gap_recovery, tir
 from transplant.models import load_model
 
@@ -33,3 +38,31 @@ def test_gap_recovery_and_tir():
     assert gap_recovery(math.sqrt(100 * 25), 100, 25, lower_is_better=True) == pytest.approx(0.5)
     assert gap_recovery(1.0, 2.0, 2.0) is None
     assert tir(0.6, 0.4) == pytest.approx(1.5)
+
+
+def test_classification_metrics_against_a_hand_computation():
+    labels = ["neg", "neg", "neg", "pos", "pos", "neu"]
+    predicted = ["neg", "pos", "neg", "pos", "neg", "pos"]
+    m = classification_metrics(predicted, labels, ["neg", "neu", "pos"])
+    # neg: tp 2, 3 predicted, 3 true -> 4/6; pos: tp 1, 3 predicted, 2 true -> 2/5; neu: 0
+    assert m["acc"] == pytest.approx(3 / 6)
+    assert m["macro_f1"] == pytest.approx((4 / 6 + 2 / 5 + 0) / 3)
+    assert m["majority_acc"] == pytest.approx(3 / 6) and m["n"] == 6
+
+
+def test_contextual_calibration_removes_a_label_prior():
+    # A model that prefers one label word everywhere: calibration divides that preference out,
+    # so predictions follow what differs between inputs.
+    model, tok = load_model("tiny_llama")
+    texts = ["good", "bad", "fine", "awful", "great", "meh"]
+    words = {"a": " x", "b": " y", "c": " z"}
+    raw = classify(model, tok, texts, words, "{text}:")
+    cal = classify(model, tok, texts, words, "{text}:", calibration="contextual")
+    scores = label_scores(model, tok, [f"{t}:" for t in texts], list(words.values()))
+    free = label_scores(model, tok, [f"{t}:" for t in CONTENT_FREE], list(words.values()))
+    prior = torch.log_softmax(free, -1).exp().mean(0).log()
+    expected = (torch.log_softmax(scores, -1) - prior).argmax(-1).tolist()
+    assert cal == [list(words)[i] for i in expected]
+    assert raw == [list(words)[i] for i in scores.argmax(-1).tolist()]
+    with pytest.raises(ValueError, match="calibration 'platt'"):
+        classify(model, tok, texts, words, "{text}:", calibration="platt")

@@ -3,6 +3,7 @@ import torch
 
 from transplant.models import FAMILIES, arch_for, decoder_layers, load_model
 from transplant.surgery.grow import (
+    asymmetric_shares,
     depth_new_positions,
     grow_depth,
     grow_mlp,
@@ -76,6 +77,47 @@ def test_freeze_trains_only_new_units_and_originals_stay_bit_identical():
             assert not torch.equal(new.narrow(axis, width, width), old.narrow(axis, width, width))
         else:
             assert torch.equal(new, old), key
+
+
+def _adamw_steps(model, steps: int) -> None:
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=IDS, labels=IDS).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_asymmetric_growth_is_exact_at_step_zero(name):
+    model, _ = load_model(name)
+    before = _out(model)
+    grow_mlp(model, 3, None, asymmetric_shares(3, 0.5))
+    assert (_out(model) - before).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("shares,diverge", [(None, False), (asymmetric_shares(2, 0.5), True)],
+                         ids=["equal-shares", "asymmetric"])
+def test_g_train_copies_move_apart_only_when_the_symmetry_is_broken(shares, diverge):
+    # Equal shares: both copies of a unit get the same gradient and the same AdamW update, so
+    # G-Train would never use its extra units. Opposite-sign shares separate them at step 1.
+    model, _ = load_model("tiny_llama")
+    width = mlp_width(model)
+    grow_mlp(model, 2, [1], shares)
+    train_grown_mlps(model, [1])
+    _adamw_steps(model, 1)
+    up = decoder_layers(model)[1].mlp.up_proj.weight
+    first, second = up[:width], up[width:]
+    assert torch.equal(first, second) is not diverge
+    if diverge:
+        assert (first - second).abs().max() > 1e-3
+
+
+def test_shares_must_sum_to_one():
+    model, _ = load_model("tiny_llama")
+    with pytest.raises(ValueError, match=r"shares \[0.5, 0.6\]: expected 2 numbers summing to 1"):
+        grow_mlp(model, 2, None, [0.5, 0.6])
 
 
 def test_train_policy_trains_whole_grown_mlps_only():

@@ -106,6 +106,11 @@ class TrainerConfig:
         return self.batch_size * self.accumulate_grad_batches
 
 
+class Calibration(Choice):
+    none = "none"
+    contextual = "contextual"  # label-likelihood scores divided by a content-free prior
+
+
 @dataclass
 class EvalConfig:
     """What is scored. Test splits are read whole unless capped; the target's validation split
@@ -120,6 +125,7 @@ class EvalConfig:
     max_tokens: int | None = None  # predicted tokens per evaluated split; null: all
     validation: bool = True  # also score the target domain's validation split
     batch_size: int = 8
+    calibration: Calibration = Calibration.none  # of label-likelihood classification
 
 
 class LoggerName(Choice):

@@ -67,13 +67,47 @@ def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
     return model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
 
 
+CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs
+
+
+def classify(model: nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+             label_words: dict[str, str] = SENTIMENT_LABELS,
+             template: str = SENTIMENT_TEMPLATE, calibration: str = "none") -> list[str]:
+    """The most likely label of each text. `calibration="contextual"` (Zhao et al. 2021,
+    "Calibrate Before Use") divides each label's probability by its probability after
+    content-free inputs, removing the model's prior preference for some label words."""
+    names = list(label_words)
+    words = [label_words[n] for n in names]
+    scores = label_scores(model, tokenizer, [template.format(text=t) for t in texts], words)
+    if calibration == "contextual":
+        free = label_scores(model, tokenizer, [template.format(text=t) for t in CONTENT_FREE],
+                            words)
+        prior = torch.log_softmax(free, -1).exp().mean(0).log()  # mean p over the inputs
+        scores = torch.log_softmax(scores, -1) - prior
+    elif calibration != "none":
+        raise ValueError(f"calibration {calibration!r}: expected none or contextual")
+    return [names[i] for i in scores.argmax(-1).tolist()]
+
+
+def classification_metrics(predicted: Sequence[str], labels: Sequence[str],
+                           classes: Sequence[str]) -> dict[str, float]:
+    """Accuracy, macro-F1 over `classes` (F1 = 0 for a class never predicted nor present),
+    and the accuracy of the best constant answer on these labels (the majority class)."""
+    n = len(labels)
+    accuracy = sum(p == y for p, y in zip(predicted, labels, strict=True)) / n
+    f1s = []
+    for c in classes:
+        tp = sum(p == c and y == c for p, y in zip(predicted, labels, strict=True))
+        n_pred, n_true = sum(p == c for p in predicted), sum(y == c for y in labels)
+        f1s.append(2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0)
+    majority = max(sum(y == c for y in labels) for c in classes) / n
+    return {"acc": accuracy, "macro_f1": sum(f1s) / len(f1s), "majority_acc": majority, "n": n}
+
+
 def label_accuracy(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
                    texts: Sequence[str], labels: Sequence[str],
                    label_words: dict[str, str] = SENTIMENT_LABELS,
                    template: str = SENTIMENT_TEMPLATE) -> float:
     """Fraction of texts whose true label is the most likely label word."""
-    names = list(label_words)
-    scores = label_scores(model, tokenizer, [template.format(text=t) for t in texts],
-                          [label_words[n] for n in names])
-    predicted = [names[i] for i in scores.argmax(-1).tolist()]
+    predicted = classify(model, tokenizer, texts, label_words, template)
     return sum(p == y for p, y in zip(predicted, labels, strict=True)) / len(labels)

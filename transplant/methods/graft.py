@@ -23,7 +23,7 @@ from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, TrainableConfig, check
 from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
-from transplant.eval.classify import label_accuracy
+from transplant.eval.classify import SENTIMENT_LABELS, classification_metrics, classify
 from transplant.eval.gaps import gap_recovery, tir
 from transplant.methods.common import domain_perplexity, load, train
 from transplant.methods.method import Method
@@ -51,7 +51,7 @@ class GraftConfig:
     select: GraftSelect = GraftSelect.activation
     workload: str = "tweets"  # prompts for the activation capture (validation split)
     workload_size: int = 64
-    accuracy_items: int = 200  # test tweets for zero-shot sentiment accuracy
+    accuracy_items: int | None = None  # test tweets for sentiment accuracy; null: all
 
 
 @dataclass
@@ -112,19 +112,25 @@ def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig,
 
 def _perplexity_and_accuracy(model, tokenizer, cfg: DictConfig,
                              ctx: RunContext) -> dict[str, float]:
+    """Target-domain perplexity; zero-shot sentiment accuracy and macro-F1 on the tweets' test
+    split (whole unless capped), beside the majority-class accuracy."""
     ppl = domain_perplexity(model, tokenizer, cfg, ctx, "target")["target_ppl"]
     tweets = split_documents(load_corpus("tweets"), cfg.data.validation_permille,
                              cfg.data.test_permille)["test"][: cfg.method.graft.accuracy_items]
-    acc = label_accuracy(model, tokenizer, [d.text for d in tweets], [d.label for d in tweets])
-    return {"ppl": ppl, "sentiment_acc": acc}
+    predicted = classify(model, tokenizer, [d.text for d in tweets],
+                         calibration=str(cfg.eval.calibration))
+    scores = classification_metrics(predicted, [d.label for d in tweets],
+                                    list(SENTIMENT_LABELS))
+    return {"ppl": ppl, "sentiment_acc": scores["acc"], "sentiment_f1": scores["macro_f1"],
+            "majority_acc": scores["majority_acc"], "sentiment_n": scores["n"]}
 
 
 def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
                        ctx: RunContext) -> dict[str, float]:
     """Quality of an unmodified target or donor: the same for every run of a sweep, so cached."""
     key = {"model": name, "dtype": cfg.model.dtype, "corpus": result_part(cfg, "data"),
-           "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens")},
-           "accuracy_items": cfg.method.graft.accuracy_items, "format": 1}
+           "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens", "calibration")},
+           "accuracy_items": cfg.method.graft.accuracy_items, "format": 2}
     return cached_json("evals", key,
                        lambda: _perplexity_and_accuracy(model, tokenizer, cfg, ctx),
                        "quality.json", root=ctx.cache)

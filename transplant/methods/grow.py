@@ -22,6 +22,7 @@ from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers
 from transplant.runs import RunContext
 from transplant.surgery.grow import (
+    asymmetric_shares,
     depth_new_positions,
     grow_depth,
     grow_mlp,
@@ -52,6 +53,9 @@ class GrowConfig:
     copies: int = 2
     layers: str = "all"  # all | first:N | last:N | even:N (N may be a fraction) | "0,5,9"
     policy: GrowPolicy = GrowPolicy.freeze
+    # G-Train: copies carry shares [1 + a(k-1), -a, ...] of each unit, so that training moves
+    # them apart (equal shares would keep them identical under Adam). 0: equal shares.
+    asymmetry: float = 0.5
 
 
 @dataclass
@@ -63,6 +67,7 @@ class GrowMethodConfig(MethodConfig):
 def check_grow(cfg: DictConfig, facts: ModelFacts) -> None:
     growth = cfg.method.grow
     check(growth.copies >= 2, "method.grow.copies", growth.copies, "an integer >= 2")
+    check(growth.asymmetry >= 0, "method.grow.asymmetry", growth.asymmetry, "a number >= 0")
     if growth.kind == GrowKind.mlp and growth.policy == GrowPolicy.freeze:
         # Decoupled weight decay would move the frozen original units.
         check(cfg.method.optim.weight_decay == 0, "method.optim.weight_decay",
@@ -84,7 +89,10 @@ def grow_and_select(model, growth: DictConfig) -> int:
             decoder_layers(model)[i].requires_grad_(True)
         return count_parameters(model)[0]
     width = mlp_width(model)
-    grow_mlp(model, growth.copies, chosen)
+    # G-Freeze trains one copy alone, so it needs no symmetry breaking.
+    shares = (asymmetric_shares(growth.copies, growth.asymmetry)
+              if growth.policy == GrowPolicy.train else None)
+    grow_mlp(model, growth.copies, chosen, shares)
     if growth.policy == GrowPolicy.freeze:
         train_new_units_only(model, chosen, width)
         return int(sum(m.sum() for m in new_unit_masks(model, chosen, width).values()))

@@ -74,13 +74,14 @@ def _units_view(t: torch.Tensor, axis: int, interleave: int) -> torch.Tensor:
     return t.reshape(*shape[:axis], shape[axis] // interleave, interleave, *shape[axis + 1:])
 
 
-def _grow_tensor(t: torch.Tensor, axis: int, interleave: int, kind: str, copies: int,
-                 active: bool) -> torch.Tensor:
+def _grow_tensor(t: torch.Tensor, axis: int, interleave: int, kind: str,
+                 shares: Sequence[float], active: bool) -> torch.Tensor:
     units = _units_view(t, axis, interleave)
+    copies = len(shares)
     if kind == "in":
         grown = torch.cat([units] * copies, dim=axis)
     elif active:  # "out": the copies share each unit's contribution
-        grown = torch.cat([units / copies] * copies, dim=axis)
+        grown = torch.cat([units * s for s in shares], dim=axis)
     else:  # "out" in a layer that does not grow: new units contribute nothing
         grown = torch.cat([units] + [torch.zeros_like(units)] * (copies - 1), dim=axis)
     shape = list(t.shape)
@@ -107,13 +108,30 @@ def mlp_width(model: PreTrainedModel) -> int:
     return decoder_layers(model)[0].get_parameter(path).shape[axis] // interleave
 
 
+def asymmetric_shares(copies: int, asymmetry: float) -> list[float]:
+    """[1 + a(k-1), -a, ..., -a]: shares that sum to 1, of opposite signs.
+
+    Copies of a unit get identical gradients up to their share; Adam-style optimizers divide
+    each parameter's gradient by its own scale, so positive unequal shares would still give
+    identical updates. A negative share flips the sign of that copy's gradient, so the copies
+    move apart from the first step, while the grown model still computes the original."""
+    return [1 + asymmetry * (copies - 1)] + [-asymmetry] * (copies - 1)
+
+
 @torch.no_grad()
 def grow_mlp(model: PreTrainedModel, copies: int = 2,
-             layers: str | Sequence[int] | None = None) -> PreTrainedModel:
+             layers: str | Sequence[int] | None = None,
+             shares: Sequence[float] | None = None) -> PreTrainedModel:
     """Replicate every MLP hidden unit `copies` times in the chosen layers (all by default);
-    the model is changed in place, returned, and computes the same function."""
+    the model is changed in place, returned, and computes the same function.
+
+    `shares`: the fraction of each unit's output carried by each copy (sum 1; default equal,
+    1/copies each; `asymmetric_shares` breaks the copies' symmetry for training them all)."""
     if copies < 2:
         raise ValueError(f"copies={copies}: growth needs at least 2 copies of each unit")
+    shares = list(shares) if shares is not None else [1 / copies] * copies
+    if len(shares) != copies or abs(sum(shares) - 1) > 1e-9:
+        raise ValueError(f"shares {shares}: expected {copies} numbers summing to 1")
     arch = arch_for(model.config)
     stack = decoder_layers(model)
     grown = set(select_layers(len(stack), layers))
@@ -124,7 +142,7 @@ def grow_mlp(model: PreTrainedModel, copies: int = 2,
                 t = layer.get_parameter(path)
             except AttributeError:
                 continue  # e.g. no bias in this MLP
-            _set_param(layer, path, _grow_tensor(t.data, axis, interleave, kind, copies,
+            _set_param(layer, path, _grow_tensor(t.data, axis, interleave, kind, shares,
                                                  i in grown))
     setattr(model.config, arch.intermediate_key, width * copies)
     return model
