@@ -129,3 +129,17 @@ def test_mismatched_architectures_fail_naming_the_first_mismatch():
     with pytest.raises(GraftError, match=r"model.layers.0.mlp.gate_proj: target weight "
                                          r"\(128, 64\) != donor weight \(256, 64\)"):
         candidate_modules(llama, wider)
+
+
+def test_parameter_matched_random_draws_match_the_count_and_vary_by_seed():
+    from transplant.surgery.graft import random_matched_modules
+
+    sizes = {f"m{i}": s for i, s in enumerate([100, 400, 50, 400, 25, 100, 800, 50] * 4)}
+    draws = [random_matched_modules(sizes, 1000, seed) for seed in range(20)]
+    totals = [sum(sizes[n] for n in chosen) for chosen in draws]
+    # It stops at the closer side of the target: off by at most half a module.
+    assert all(abs(t - 1000) <= max(sizes.values()) / 2 for t in totals)
+    assert abs(sum(totals) / len(totals) - 1000) < 100
+    assert all(len(set(c)) == len(c) for c in draws)
+    assert len({tuple(sorted(c)) for c in draws}) > 10
+    assert draws[3] == random_matched_modules(sizes, 1000, 3)

@@ -115,3 +115,14 @@ def test_every_load_of_the_configured_model_keeps_its_options(run, monkeypatch, 
     mine = [s for s in loads if s.name == "tiny_llama"]
     assert len(mine) >= 2
     assert all((s.revision, s.seed, s.dtype) == ("r1", 3, "float32") for s in mine), mine
+
+
+def test_untrained_organ_control_moves_the_donors_own_layers(run):
+    # Implanted where it came from, the untrained organ is the donor itself; elsewhere it is
+    # the donor's layers moved, with no training: the control for a position sweep.
+    home, _ = run([*ORGAN, "method.organ.trained=false"])
+    zero, _ = run(["method=zero_shot"])
+    assert home["target_ppl"] == pytest.approx(zero["target_ppl"], rel=1e-6)
+    assert home["params_trainable"] == 0 and home["train_tokens"] == 0
+    moved, _ = run([*ORGAN, "method.organ.trained=false", "method.organ.position=0"])
+    assert moved["target_ppl"] != pytest.approx(zero["target_ppl"], rel=1e-6)

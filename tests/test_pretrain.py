@@ -36,6 +36,7 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     metrics, run_dir = run([*TINY, "method.recipe.name=z1"])
     assert metrics["model"] == "zoo/z1" and metrics["reused"] is False
     assert metrics["train_tokens"] == 3 * 2 * 32 and metrics["val_ppl_python_code"] > 1
+    assert metrics["mix_python_code_share"] == pytest.approx(0.5, abs=0.01)  # the mix drawn
     zoo = tmp_path / "out" / "cache" / "zoo" / "z1"
     assert json.loads((zoo / "key.json").read_text())["recipe"]["hidden"] == 32
     # Addressable as an ordinary model afterwards, with the weights that were trained.
@@ -44,6 +45,29 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     assert model.config.hidden_size == 32 and model.config.num_hidden_layers == 2
     again, _ = run([*TINY, "method.recipe.name=z1", "force=true"])
     assert again["reused"] is True and again["target_ppl"] == metrics["target_ppl"]
+
+
+def test_the_mix_actually_drawn_is_measured_and_short_shares_warned(tmp_path, caplog):
+    # fortunes' train split is small (~72k bytes; the tiny tokenizer reads bytes): asked for
+    # half of a 200k-token budget it falls short, and the mix says what the model really sees.
+    from transplant.data.corpora import CorpusUnavailableError, load_corpus
+    from transplant.methods.pretrain import mixed_stream
+    from transplant.runs import RunContext
+
+    try:
+        load_corpus("fortunes")
+    except CorpusUnavailableError:
+        pytest.skip("Debian fortunes-min not installed")
+    cfg = compose_cfg(["data=fortunes"])
+    ctx = RunContext(tmp_path, tmp_path / "cache")
+    with caplog.at_level("WARNING", logger="transplant"):
+        stream, mix = mixed_stream(cfg, ctx, ["python_code", "fortunes"], "train",
+                                   load_tokenizer("tiny_llama"), 200_000)
+    code, fortunes = mix["mix_python_code_tokens"], mix["mix_fortunes_tokens"]
+    assert code == 100_000 and fortunes < 100_000 and stream.n_predicted == code + fortunes
+    assert mix["mix_fortunes_share"] == pytest.approx(fortunes / (code + fortunes))
+    assert mix["mix_epochs"] == pytest.approx(200_000 / (code + fortunes))
+    assert "corpus fortunes supplies" in caplog.text and "it is read" in caplog.text
 
 
 def test_a_zoo_name_never_means_two_recipes(run):

@@ -98,3 +98,11 @@ def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     assert "method.optim.lr chosen per arm by the lowest mean val_target_ppl" in out
     assert "Perplexity relative to method=zero_shot" in out and "2 x " in out
     assert "Code: commit " in out
+
+
+def test_rank_p_value():
+    from transplant.results.stats import rank_p_value
+
+    assert rank_p_value(2.0, [0.1 * i for i in range(19)]) == pytest.approx(1 / 20)
+    assert rank_p_value(0.05, [0.1 * i for i in range(19)]) == pytest.approx(19 / 20)
+    assert rank_p_value(10.0, [12.0, 9.0, 11.0], higher_is_better=False) == pytest.approx(2 / 4)

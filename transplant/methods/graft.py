@@ -29,13 +29,20 @@ from transplant.methods.common import domain_perplexity, load, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.runs import RunContext, result_part
-from transplant.surgery.graft import candidate_modules, graft, random_modules, rank_modules
+from transplant.surgery.graft import (
+    candidate_modules,
+    graft,
+    random_matched_modules,
+    random_modules,
+    rank_modules,
+)
 from transplant.training.policies import apply_policy
 
 
 class GraftSelect(Choice):
     activation = "activation"  # the K modules whose activations differ most (the paper)
     random = "random"  # K modules drawn with the run's seed (control)
+    random_matched = "random_matched"  # random modules as many parameters as the top K hold
     bottom = "bottom"  # the K least different (control)
 
 
@@ -145,14 +152,20 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     candidates = candidate_modules(target, donor)
 
     k = None if settings.k is None else min(settings.k, len(candidates))
+    sizes = {n: sum(p.numel() for p in target.get_submodule(n).parameters())
+             for n in candidates}
+    matched_params = None
     if settings.select == GraftSelect.random:
         chosen = random_modules(candidates, k, cfg.seed)
     else:
         target_activity = _last_token_activity(target, tokenizer, cfg.model.name, cfg, ctx)
         donor_activity = _last_token_activity(donor, tokenizer, donor_name, cfg, ctx)
         scores = {n: donor_activity[n] - target_activity[n] for n in candidates}
-        order = "top" if settings.select == GraftSelect.activation else "bottom"
+        order = "bottom" if settings.select == GraftSelect.bottom else "top"
         chosen = rank_modules(scores, k, order=order)
+        if settings.select == GraftSelect.random_matched:
+            matched_params = sum(sizes[n] for n in chosen)  # what the top K hold
+            chosen = random_matched_modules(sizes, matched_params, cfg.seed)
 
     reference = {"target": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
                  "donor": _reference_quality(donor, tokenizer, donor_name, cfg, ctx)}
@@ -163,8 +176,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         "donor": donor_name, "select": str(settings.select), "k": len(chosen),
         "alpha": settings.alpha, "candidates": len(candidates), "params_trainable": 0,
         "train_tokens": 0,
-        "grafted_params": sum(p.numel() for n in chosen
-                              for p in target.get_submodule(n).parameters()),
+        "grafted_params": sum(sizes[n] for n in chosen), "matched_params": matched_params,
         **{f"{who}_{m}": v for who, q in reference.items() for m, v in q.items()},
         **{f"grafted_{m}": v for m, v in after.items()},
         "gap_recovery_ppl": gap_recovery(after["ppl"], before["ppl"], upper["ppl"],

@@ -41,6 +41,9 @@ class OrganConfig:
     recipient: str | None = None  # None: the donor (model.name), reloaded untouched
     in_place: bool = False  # train inside the frozen full donor instead of the wrapper
     evaluate_wrapper: bool = True  # also score the organ in its training wrapper (wrapper_*)
+    # false: the control arm: the same layers implanted untrained, so a position sweep can
+    # tell what the training did from what moving layers does.
+    trained: bool = True
 
 
 @dataclass
@@ -104,14 +107,23 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
            "in_place": settings.in_place, "data": result_part(cfg, "data"),
            "trainer": result_part(cfg, "trainer"),
            "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+    if not settings.trained:
+        key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
+               "untrained": True}
     trained_now = False
 
     def build(out) -> None:
         nonlocal trained_now
-        organ = train_organ(cfg, ctx, donor, tokenizer, start, length,
-                            phase=f"organ-{key_hash(key)}")
+        if settings.trained:
+            organ = train_organ(cfg, ctx, donor, tokenizer, start, length,
+                                phase=f"organ-{key_hash(key)}")
+            trained_now = True
+        else:
+            organ = extract_organ(donor, start, length, {"donor": cfg.model.name,
+                                                         "untrained": True, "train_tokens": 0})
+            organ.manifest["source_layers"] = list(range(start, start + length))
+            organ.manifest["source_model"] = cfg.model.name
         organ.save(out / ORGAN_FILE)
-        trained_now = True
 
     organ_file = cached_dir("organs", key, build, root=ctx.cache) / ORGAN_FILE
     organ = Organ.load(organ_file)
@@ -132,7 +144,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     recipient, _ = load(cfg, ctx, recipient_name)
     position = settings.position if settings.position is not None else start
     implant(recipient, organ, position, settings.mode)
-    trainable = sum(t.numel() for t in organ.tensors.values())
+    trainable = sum(t.numel() for t in organ.tensors.values()) if settings.trained else 0
     train_stats = {k: v for k, v in organ.manifest["provenance"].items()
                    if k.startswith("train_")}
     return {"organ_start": start, "organ_length": length, "position": position,

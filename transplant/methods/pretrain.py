@@ -7,6 +7,7 @@ that was built from another recipe is refused, so a zoo model always means one t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -32,6 +33,8 @@ from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
 from transplant.models.zoo import NAME, ZOO_PREFIX
 from transplant.runs import RunContext, result_part
 from transplant.training.policies import count_parameters
+
+log = logging.getLogger("transplant")
 
 
 @dataclass
@@ -67,13 +70,30 @@ def check_recipe(cfg: DictConfig, facts: ModelFacts | None) -> None:
 
 
 def mixed_stream(cfg: DictConfig, ctx: RunContext, corpora: list[str], split: str,
-                 tokenizer, tokens: int) -> TokenStream:
-    """Equal shares of each corpus's split, concatenated; training shuffles the blocks."""
+                 tokenizer, tokens: int) -> tuple[TokenStream, dict[str, float]]:
+    """Equal shares of each corpus's split, concatenated (training shuffles the blocks), and
+    the mix actually drawn: a corpus smaller than its share gives what it has, so its share
+    shrinks, and a stream shorter than the budget is read more than once. Both are warned of
+    and recorded (`mix_<corpus>_tokens`, `mix_<corpus>_share`, `mix_epochs`)."""
     share = -(-tokens // len(corpora))
     parts = [split_stream(cfg, ctx, tokenizer, c, split, share) for c in corpora]
-    return TokenStream(torch.cat([p.ids for p in parts]), torch.cat([p.scored for p in parts]),
-                       sum(p.n_bytes for p in parts), sum(p.n_docs for p in parts),
-                       "+".join(corpora), split)
+    total = sum(p.n_predicted for p in parts)
+    mix: dict[str, float] = {"mix_epochs": tokens / total}
+    for corpus, part in zip(corpora, parts, strict=True):
+        mix[f"mix_{corpus}_tokens"] = part.n_predicted
+        mix[f"mix_{corpus}_share"] = part.n_predicted / total
+        if part.n_predicted < share:
+            log.warning("corpus %s supplies %d of its %d-token share of the mix (its %s split "
+                        "is smaller): its share is %.0f%%, not %.0f%%", corpus,
+                        part.n_predicted, share, split, 100 * part.n_predicted / total,
+                        100 / len(corpora))
+    if total < tokens:
+        log.warning("the mix holds %d tokens for a %d-token budget: it is read %.2f times",
+                    total, tokens, tokens / total)
+    stream = TokenStream(torch.cat([p.ids for p in parts]), torch.cat([p.scored for p in parts]),
+                         sum(p.n_bytes for p in parts), sum(p.n_docs for p in parts),
+                         "+".join(corpora), split)
+    return stream, mix
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
@@ -89,7 +109,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
 
     def build(out) -> None:
         model = init_model(recipe, tokenizer, cfg.seed)
-        stream = mixed_stream(cfg, ctx, corpora, "train", tokenizer, token_budget(cfg))
+        stream, mix = mixed_stream(cfg, ctx, corpora, "train", tokenizer, token_budget(cfg))
+        stats.update(mix)
         stats.update(train(model, tokenizer, cfg, ctx, stream=stream,
                            phase=f"zoo-{settings.name}").as_metrics())
         model.save_pretrained(out)

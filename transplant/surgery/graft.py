@@ -58,6 +58,23 @@ def random_modules(candidates: Sequence[str], k: int | None, seed: int) -> list[
     return random.Random(seed).sample(pool, len(pool) if k is None else min(k, len(pool)))
 
 
+def random_matched_modules(sizes: Mapping[str, int], target_params: int,
+                           seed: int) -> list[str]:
+    """The parameter-matched random control: candidates drawn in a seeded random order until
+    their parameter count is as close as it gets to `target_params` (the ranked modules are
+    larger than average, so a random-K draw of the same K would graft fewer weights)."""
+    order = random.Random(seed).sample(list(sizes), len(sizes))
+    chosen, total = [], 0
+    for name in order:
+        if total >= target_params:
+            break
+        if abs(total + sizes[name] - target_params) > abs(total - target_params) and chosen:
+            break  # adding it would overshoot by more than we are short
+        chosen.append(name)
+        total += sizes[name]
+    return chosen
+
+
 @torch.no_grad()
 def graft(target: nn.Module, donor: nn.Module, modules: Sequence[str],
           alpha: float = 1.0) -> nn.Module:
