@@ -18,9 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml requirements-models.txt
 
 install: $(STAMP)
 
+# A quick look (one seed, each arm's default learning rate, 8k tokens per evaluated split); the
+# publishable study is experiments/demo/run.sh (learning-rate grid x 3 seeds, whole splits).
 demo: install
-	$(BIN)/transplant -m experiment=demo
-	$(BIN)/transplant-report outputs/demo
+	$(BIN)/transplant -m experiment=demo study=demo_quick eval.max_tokens=8192
+	$(BIN)/transplant-report outputs/demo_quick
 
 test: install
 	$(BIN)/python -m pytest -q -m "slow or not slow"

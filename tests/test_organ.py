@@ -1,4 +1,5 @@
 import copy
+import json
 
 import pytest
 import torch
@@ -80,7 +81,63 @@ def test_flipped_byte_is_detected(tmp_path):
     data = bytearray(path.read_bytes())
     data[-100] ^= 0x01  # inside the tensor data
     path.write_bytes(bytes(data))
-    with pytest.raises(OrganError, match="is damaged: sha256 of its tensors is"):
+    with pytest.raises(OrganError, match="is damaged: the sha256 of its tensors and manifest"):
+        Organ.load(path)
+
+
+def _rewrite_manifest(path, edit, redigest: bool):
+    """Rewrite an organ file's manifest (as an attacker or a careless tool would)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from transplant.surgery.organ import organ_sha256
+
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        manifest = json.loads(f.metadata()["transplant"])
+    manifest = edit(manifest)
+    if redigest and isinstance(manifest, dict):
+        manifest["sha256"] = organ_sha256(tensors, manifest)
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    save_file(tensors, str(path), metadata={"transplant": text})
+
+
+def test_an_edited_manifest_is_damage(tmp_path):
+    model, _ = load_model("tiny_llama")
+    path = extract_organ(model, 0, 2).save(tmp_path / "o.safetensors")
+    _rewrite_manifest(path, lambda m: {**m, "length": 1}, redigest=False)
+    with pytest.raises(OrganError, match="is damaged: the sha256 .*changed since it was written"):
+        Organ.load(path)
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda m: {**m, "length": -1}, "length=-1 is invalid: expected an integer >= 1"),
+    (lambda m: {**m, "length": 1, "source_layers": [0],
+                "per_layer": {k: v[:1] for k, v in m["per_layer"].items()}},
+     "length=1 is invalid: expected the number of layers its tensors hold (2"),
+    (lambda m: {**m, "length": "2"}, "length='2' is invalid"),
+    (lambda m: {**m, "shape": {}}, "shape={} is invalid: expected an object with positive"),
+    (lambda m: {**m, "rope": None}, "rope=None is invalid: expected an object"),
+    (lambda m: {**m, "family": "klingon"}, "family='klingon' is invalid: expected one of"),
+    (lambda m: {k: v for k, v in m.items() if k != "per_layer"}, "per_layer=None is invalid"),
+    (lambda m: {**m, "source_layers": [0]}, "source_layers=[0] is invalid: expected a list of 2"),
+])
+def test_a_crafted_manifest_is_refused_naming_the_field(tmp_path, edit, field):
+    # Even with a correct digest (a crafted file), every field is checked before use.
+    model, _ = load_model("tiny_llama")
+    path = extract_organ(model, 0, 2).save(tmp_path / "o.safetensors")
+    _rewrite_manifest(path, edit, redigest=True)
+    with pytest.raises(OrganError, match="manifest field " + field.replace("(", r"\(")
+                       .replace("[", r"\[").replace("{", r"\{")):
+        Organ.load(path)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[" * 100000 + "]" * 100000, "[1, 2]"])
+def test_an_unparseable_manifest_is_damage(tmp_path, text):
+    model, _ = load_model("tiny_llama")
+    path = extract_organ(model, 0, 2).save(tmp_path / "o.safetensors")
+    _rewrite_manifest(path, lambda m: text, redigest=False)
+    with pytest.raises(OrganError, match="is damaged: its manifest is not"):
         Organ.load(path)
 
 

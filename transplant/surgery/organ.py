@@ -61,7 +61,8 @@ class Organ:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the organ atomically: a reader never sees a half-written file."""
         path = Path(path)
-        manifest = {**self.manifest, "sha256": tensors_sha256(self.tensors)}
+        manifest = {k: v for k, v in self.manifest.items() if k != "sha256"}
+        manifest["sha256"] = organ_sha256(self.tensors, manifest)
         with replacing(path) as tmp:
             save_file({k: v.contiguous() for k, v in self.tensors.items()}, tmp,
                       metadata={"transplant": json.dumps(manifest, sort_keys=True)})
@@ -83,14 +84,69 @@ class Organ:
                              f"{e}") from e
         if "transplant" not in meta:
             raise OrganError(f"{path} is a safetensors file without an organ manifest")
-        manifest = json.loads(meta["transplant"])
+        try:
+            manifest = json.loads(meta["transplant"])
+        except (ValueError, RecursionError) as e:
+            raise OrganError(f"{path} is damaged: its manifest is not valid JSON ({e})") from e
+        if not isinstance(manifest, dict):
+            raise OrganError(f"{path} is damaged: its manifest is not a JSON object")
         if manifest.get("format") != FORMAT:
             raise OrganError(f"{path}: organ format {manifest.get('format')!r}, expected {FORMAT}")
-        digest = tensors_sha256(tensors)
+        digest = organ_sha256(tensors, manifest)
         if digest != manifest.get("sha256"):
-            raise OrganError(f"{path} is damaged: sha256 of its tensors is {digest[:16]}..., "
-                             f"the manifest says {str(manifest.get('sha256'))[:16]}...")
+            raise OrganError(f"{path} is damaged: the sha256 of its tensors and manifest is "
+                             f"{digest[:16]}..., the file says {str(manifest.get('sha256'))[:16]}"
+                             "... (changed since it was written)")
+        check_manifest(manifest, tensors, path)
         return cls(tensors, manifest)
+
+
+def organ_sha256(tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> str:
+    """The digest an organ file carries: its tensors and its manifest (all but the digest
+    itself), so neither can be changed unnoticed."""
+    body = json.dumps({k: v for k, v in manifest.items() if k != "sha256"}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(f"{tensors_sha256(tensors)}|{body}".encode()).hexdigest()
+
+
+def check_manifest(manifest: dict[str, Any], tensors: dict[str, torch.Tensor],
+                   path: str | os.PathLike = "organ") -> None:
+    """Refuse a manifest whose fields are missing, mistyped or out of range, or whose layer
+    count does not match its tensors, naming the field: nothing else reads it unchecked."""
+    def need(ok: bool, field: str, expected: str) -> None:
+        if not ok:
+            raise OrganError(f"{path}: manifest field {field}={manifest.get(field)!r} is "
+                             f"invalid: expected {expected}")
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    from transplant.models.families import FAMILIES
+
+    need(manifest.get("family") in FAMILIES, "family", f"one of {', '.join(FAMILIES)}")
+    need(isinstance(manifest.get("model_type"), str), "model_type", "a string")
+    length = manifest.get("length")
+    need(is_int(length) and length >= 1, "length", "an integer >= 1")
+    shape = manifest.get("shape")
+    need(isinstance(shape, dict) and all(is_int(shape.get(k)) and shape[k] > 0
+                                         for k in ("hidden_size", "num_attention_heads",
+                                                   "vocab_size")),
+         "shape", "an object with positive integers hidden_size, num_attention_heads and "
+         "vocab_size")
+    need(all(is_int(v) and v > 0 for v in shape.values()), "shape",
+         "positive integers only")
+    need(isinstance(manifest.get("rope"), dict), "rope", "an object")
+    per_layer = manifest.get("per_layer")
+    need(isinstance(per_layer, dict) and all(isinstance(v, list) and len(v) == length
+                                             for v in per_layer.values()),
+         "per_layer", f"an object of lists with one entry per layer ({length})")
+    layers = manifest.get("source_layers")
+    need(isinstance(layers, list) and len(layers) == length and all(map(is_int, layers)),
+         "source_layers", f"a list of {length} layer indices")
+    need(isinstance(manifest.get("provenance"), dict), "provenance", "an object")
+    found = {name.partition(".")[0] for name in tensors}
+    need(found == {str(i) for i in range(length)}, "length",
+         f"the number of layers its tensors hold ({len(found)}: {sorted(found)[:8]})")
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
