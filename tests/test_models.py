@@ -77,3 +77,18 @@ def test_remote_code_in_a_model_directory_is_never_run_by_default(tmp_path):
     with pytest.raises(ValueError, match="trust_remote_code"):
         load_model(str(tmp_path / "m"))
     assert not marker.exists()
+
+
+def test_unreachable_hub_fails_at_once_in_one_line(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(ModelLoadError) as err:
+        load_model("some-org/some-model")
+    assert "looks like a hub id, but the hub (http://127.0.0.1:9) cannot be reached" in \
+        str(err.value) and "\n" not in str(err.value)  # refused before any hub request
+
+
+def test_unknown_bare_name_is_not_sent_to_the_hub():
+    with pytest.raises(ModelLoadError, match="'smollm9' is not an embedded model .* a hub model "
+                                             "is named <org>/<name>"):
+        load_model("smollm9")

@@ -46,6 +46,7 @@ class DataConfig:
     hf_name: str | None = None
     hf_split: str = "train"
     text_field: str = "text"
+    chunk_chars: int | None = None  # split documents into ~N-character chunks before splitting
     block_size: int = 128
     validation_permille: int = 50
     test_permille: int = 50
@@ -188,14 +189,30 @@ def check(ok: bool, key: str, value: Any, accepted: str) -> None:
         raise ConfigError(f"{key}={value!r} is invalid: expected {accepted}")
 
 
+# Lightning's precision settings.
+PRECISIONS = ("64-true", "64", "32-true", "32", "16-true", "16-mixed", "16", "bf16-true",
+              "bf16-mixed", "bf16", "transformer-engine", "transformer-engine-float16")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
 POSITIVE = ("trainer.batch_size", "trainer.accumulate_grad_batches", "data.block_size",
             "eval.window", "eval.stride", "eval.batch_size")
 POSITIVE_OR_NULL = ("eval.max_tokens", "eval.retention_doc_tokens")
 
 
-def check_shared(cfg: DictConfig, corpora: Collection[str]) -> None:
-    """The value checks of the shared sections, given the known corpus names."""
+def check_shared(cfg: DictConfig, corpora: Collection[str], gpu: bool) -> None:
+    """The value checks of the shared sections, given the known corpus names and whether a
+    GPU is visible."""
     names = ", ".join(sorted(corpora))
+    check(cfg.trainer.precision in PRECISIONS, "trainer.precision", cfg.trainer.precision,
+          f"one of {', '.join(PRECISIONS)}")
+    check(cfg.trainer.accelerator in ACCELERATORS, "trainer.accelerator",
+          cfg.trainer.accelerator, f"one of {', '.join(ACCELERATORS)}")
+    check(gpu or cfg.trainer.accelerator not in ("gpu", "cuda"), "trainer.accelerator",
+          cfg.trainer.accelerator, "auto or cpu on this machine: no GPU is visible "
+          "(torch.cuda.is_available() is false)")
+    for key in ("data.chunk_chars",):
+        value = OmegaConf.select(cfg, key)
+        check(value is None or value > 0, key, value, "null or an integer > 0")
     check(cfg.data.domain in corpora, "data.domain", cfg.data.domain, f"one of {names}")
     check(cfg.eval.retention is None or cfg.eval.retention in corpora, "eval.retention",
           cfg.eval.retention, f"null or one of {names}")

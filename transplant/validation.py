@@ -17,8 +17,10 @@ from transplant.config import (
     check_context,
     check_shared,
 )
-from transplant.data.corpora import CORPORA
+from transplant.data.corpora import CORPORA, CorpusUnavailableError, load_corpus
+from transplant.data.split import split_documents
 from transplant.methods import METHODS
+from transplant.methods.common import corpus_spec
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.families import UnsupportedFamilyError
 from transplant.models.loading import ModelLoadError
@@ -29,7 +31,7 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
     model)."""
     check(cfg.method.name in METHODS, "method.name", cfg.method.name,
           f"one of {', '.join(sorted(METHODS))}")
-    check_shared(cfg, CORPORA)
+    check_shared(cfg, CORPORA, gpu=_gpu_visible())
     method = METHODS[cfg.method.name]
     facts = None
     if method.needs_model:
@@ -40,7 +42,26 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
         check_context(cfg, facts.context,
                       f"the model's context length {facts.context} ({cfg.model.name})")
     method.check(cfg, facts)
+    if cfg.data.domain == "text_files":  # the built-in corpora are known to split
+        check_splits(cfg, method.trains_on_target and cfg.trainer.max_steps > 0)
     return facts
+
+
+def check_splits(cfg: DictConfig, trains: bool) -> None:
+    """The user's files are readable, and every split the run reads has documents."""
+    try:
+        docs = load_corpus(corpus_spec(cfg))
+    except CorpusUnavailableError as e:
+        raise ConfigError(f"data.paths={list(cfg.data.paths)} is invalid: {e}") from e
+    splits = split_documents(docs, cfg.data.validation_permille, cfg.data.test_permille)
+    needed = ["test", *(["validation"] if cfg.eval.validation else []),
+              *(["train"] if trains else [])]
+    for split in needed:
+        check(bool(splits[split]), "data.paths", list(cfg.data.paths),
+              f"files whose {split} split is not empty: their {len(docs)} document(s) are "
+              f"split by a hash of their id ({cfg.data.validation_permille}/1000 validation, "
+              f"{cfg.data.test_permille}/1000 test), and none fell in {split}. Add documents, "
+              "or cut long ones into pieces with data.chunk_chars=2000")
 
 
 def _facts(spec: ModelConfig, cache: str) -> ModelFacts:
@@ -48,3 +69,9 @@ def _facts(spec: ModelConfig, cache: str) -> ModelFacts:
         return model_facts(spec, cache)
     except (ModelLoadError, UnsupportedFamilyError, FileNotFoundError) as e:
         raise ConfigError(f"model.name={spec.name!r} is invalid: {e}") from e
+
+
+def _gpu_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

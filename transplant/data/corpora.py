@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sysconfig
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -26,7 +26,9 @@ class Document:
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """Which corpus. `paths` is for `text_files`; the `hf_*` fields for `hf_dataset`."""
+    """Which corpus. `paths` is for `text_files`; the `hf_*` fields for `hf_dataset`.
+    `chunk_chars`: split documents into chunks of about this many characters (at paragraph,
+    then line breaks), so that a corpus of few long documents can be split at all."""
 
     name: str
     paths: tuple[str, ...] = ()
@@ -34,7 +36,7 @@ class CorpusSpec:
     hf_name: str | None = None
     hf_split: str = "train"
     text_field: str = "text"
-    extra: dict = field(default_factory=dict)
+    chunk_chars: int | None = None
 
 
 class CorpusUnavailableError(RuntimeError):
@@ -120,24 +122,98 @@ def licenses(spec: CorpusSpec) -> list[Document]:
     return docs
 
 
+class CorpusFileError(CorpusUnavailableError):
+    """A user's file cannot be read as text: binary, not UTF-8, or a malformed JSONL line."""
+
+
 def text_files(spec: CorpusSpec) -> list[Document]:
-    """The user's own text files (paths or globs); a .jsonl file gives one document per line."""
+    """The user's own UTF-8 text files (paths or globs, `**` recursive); a .jsonl file gives
+    one document per line (its `data.text_field`). Every pattern must match a file."""
     if not spec.paths:
         raise CorpusUnavailableError("corpus 'text_files' needs data.paths: a list of files/globs")
-    files = sorted({Path(f) for pattern in spec.paths for f in glob.glob(pattern, recursive=True)})
-    if not files:
-        raise CorpusUnavailableError(f"data.paths {list(spec.paths)} matched no files")
+    files = set()
+    for pattern in spec.paths:
+        if Path(pattern).is_dir():
+            raise CorpusUnavailableError(
+                f"data.paths entry {pattern!r} is a directory: expected files or globs, e.g. "
+                f"'{pattern.rstrip('/')}/**/*.txt'")
+        matched = [Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file()]
+        if not matched:
+            raise CorpusUnavailableError(f"data.paths entry {pattern!r} matches no file")
+        files.update(matched)
     docs = []
-    for p in files:
+    for p in sorted(files):
+        text = _read_text(p)
         if p.suffix == ".jsonl":
-            import json
-
-            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines()):
-                if line.strip():
-                    docs.append(Document(f"{p}:{i}", json.loads(line)[spec.text_field]))
+            docs += _jsonl_documents(p, text, spec.text_field)
         else:
-            docs.append(Document(str(p), p.read_text(encoding="utf-8", errors="replace")))
+            docs.append(Document(str(p), text))
     return docs
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        raise CorpusFileError(f"{path} looks binary (it has NUL bytes): data.paths expects "
+                              "UTF-8 text files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise CorpusFileError(f"{path} is not UTF-8: undecodable byte 0x{data[e.start]:02x} at "
+                              f"line {line} (byte {e.start}); convert it, e.g. `iconv -f latin1 "
+                              f"-t utf-8`") from None
+
+
+def _jsonl_documents(path: Path, text: str, field: str) -> list[Document]:
+    import json
+
+    docs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise CorpusFileError(f"{path}:{number}: not valid JSON ({e})") from None
+        if not isinstance(row, dict) or field not in row:
+            fields = sorted(row) if isinstance(row, dict) else type(row).__name__
+            raise CorpusFileError(f"{path}:{number} has no field {field!r} (data.text_field); "
+                                  f"it has {fields}")
+        if not isinstance(row[field], str):
+            raise CorpusFileError(f"{path}:{number}: field {field!r} is "
+                                  f"{type(row[field]).__name__}, expected a string")
+        docs.append(Document(f"{path}:{number}", row[field]))
+    return docs
+
+
+def chunked(docs: list[Document], chunk_chars: int) -> list[Document]:
+    """Each document cut into pieces of at most about `chunk_chars` characters, at paragraph
+    breaks where possible (then lines, then hard cuts); ids become `<id>#<k>`."""
+    out = []
+    for doc in docs:
+        pieces, current = [], ""
+        for para in _pieces(doc.text, chunk_chars):
+            if current and len(current) + len(para) > chunk_chars:
+                pieces.append(current)
+                current = ""
+            current += para
+        pieces.append(current)
+        out += [Document(f"{doc.id}#{k}", p, doc.label) for k, p in enumerate(pieces)
+                if p.strip()]
+    return out
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    parts = []
+    for para in text.split("\n\n"):
+        para += "\n\n"
+        if len(para) <= limit:
+            parts.append(para)
+            continue
+        for line in para.splitlines(keepends=True):
+            parts += [line[i:i + limit] for i in range(0, len(line), limit)]
+    return parts
 
 
 def hf_dataset(spec: CorpusSpec) -> list[Document]:
@@ -165,6 +241,8 @@ def load_corpus(spec: CorpusSpec | str) -> list[Document]:
         raise CorpusUnavailableError(
             f"unknown corpus {spec.name!r}; available: {', '.join(sorted(CORPORA))}")
     docs = [d for d in CORPORA[spec.name](spec) if d.text.strip()]  # e.g. empty __init__.py
+    if spec.chunk_chars:
+        docs = chunked(docs, spec.chunk_chars)
     if not docs:
         raise CorpusUnavailableError(f"corpus {spec.name!r} has no documents")
     return docs

@@ -34,7 +34,8 @@ def corpus_spec(cfg: DictConfig, name: str | None = None) -> CorpusSpec:
     d = cfg.data
     if name is not None and name != d.domain:
         return CorpusSpec(name)
-    return CorpusSpec(d.domain, tuple(d.paths), d.hf_path, d.hf_name, d.hf_split, d.text_field)
+    return CorpusSpec(d.domain, tuple(d.paths), d.hf_path, d.hf_name, d.hf_split, d.text_field,
+                      d.chunk_chars)
 
 
 def token_budget(cfg: DictConfig) -> int:

@@ -13,10 +13,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.atomic import replacing
-from transplant.config import MethodConfig, TrainableConfig, as_object, check_trainable
+from transplant.config import MethodConfig, Policy, TrainableConfig, as_object, check_trainable
+from transplant.config import check as check_value
 from transplant.methods.common import evaluate, load, train
 from transplant.methods.method import Method
+from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
+from transplant.models.families import FAMILIES
 from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
 
@@ -30,6 +33,13 @@ class FinetuneConfig(MethodConfig):
 
 def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
     check_trainable(cfg)
+    targets = list(cfg.method.trainable.lora.targets)
+    if cfg.method.trainable.name == Policy.lora and targets and facts is not None:
+        known = linear_module_names(FAMILIES[facts.family])
+        unknown = [t for t in targets if t.rpartition(".")[2] not in known]
+        check_value(not unknown, "method.trainable.lora.targets", targets,
+                    f"module names of the {facts.family} family: {', '.join(sorted(known))} "
+                    f"({', '.join(unknown)} match no module)")
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:

@@ -188,4 +188,4 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-METHOD = Method("graft", GraftMethodConfig, run, check_graft)
+METHOD = Method("graft", GraftMethodConfig, run, check_graft, trains_on_target=False)

@@ -33,3 +33,4 @@ class Method:
     run: Recipe  # config, run context -> flat metrics
     check: Check = no_checks  # value checks, given the model's facts; raise ConfigError
     needs_model: bool = True  # False: the method makes its model (pretrain)
+    trains_on_target: bool = True  # reads the target domain's train split

@@ -128,4 +128,5 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     return {**metrics, **evaluate(model, tokenizer, cfg, ctx)}
 
 
-METHOD = Method("pretrain", PretrainConfig, run, check_recipe, needs_model=False)
+METHOD = Method("pretrain", PretrainConfig, run, check_recipe, needs_model=False,
+                trains_on_target=False)

@@ -27,4 +27,4 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             **evaluate(model, tokenizer, cfg, ctx)}
 
 
-METHOD = Method("zero_shot", ZeroShotConfig, run)
+METHOD = Method("zero_shot", ZeroShotConfig, run, trains_on_target=False)

@@ -77,3 +77,10 @@ def set_path(root: nn.Module, path: str, value: object) -> None:
     """Set the submodule, parameter or attribute at dotted `path` (e.g. `model.layers`)."""
     owner, name = owner_of(root, path)
     setattr(owner, name, value)
+
+
+def linear_module_names(arch: ArchMap) -> set[str]:
+    """The last path component of every projection the map names (what peft's LoRA
+    `target_modules` match), plus the LM head."""
+    paths = [*arch.attention.values(), *arch.mlp.values(), arch.lm_head or ""]
+    return {p.rpartition(".")[2] for p in paths if p}
