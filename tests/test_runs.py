@@ -157,3 +157,22 @@ def test_run_records_code_and_library_versions(run):
     assert metrics["transformers_version"] == transformers.__version__
     status = json.loads((run_dir / "status.json").read_text())
     assert status["code_commit"] == head
+
+
+def test_a_saved_adapter_loads_with_plain_peft_from_anywhere(run, tmp_path, monkeypatch):
+    from peft import AutoPeftModelForCausalLM
+
+    from transplant.models import load_model
+
+    model, tok = load_model("tiny_qwen2")
+    model.save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    metrics, run_dir = run([f"model.name={tmp_path / 'base'}", "method=lora"])
+    config = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str((tmp_path / "base").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = AutoPeftModelForCausalLM.from_pretrained(run_dir / "adapter")
+    trained = {k: v for k, v in loaded.state_dict().items() if "lora_B" in k}
+    assert trained and any(v.abs().sum() > 0 for v in trained.values())  # trained, not init

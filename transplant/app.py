@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from transplant.claim import claim, holder
 from transplant.config import ConfigError, register_schema
 from transplant.loggers import finish_logger, make_logger
 from transplant.methods import METHODS, register_method_schemas
@@ -43,11 +44,21 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         _check_same_result_config(record, resolved)
         log.info("skip %s: already done (force=true reruns it)", record.dir)
         return None
-    if record.is_running_elsewhere():
-        log.warning("skip %s: a live process (pid %s) is running it", record.dir,
-                    record.status()["pid"])
+    held = claim(record.dir)
+    if held is None:
+        who = holder(record.dir / "claim.json") or {}
+        log.warning("skip %s: claimed by pid %s on %s, which is running it", record.dir,
+                    who.get("pid"), who.get("host"))
         return None
+    with held:
+        if record.is_done() and not cfg.force:  # finished while we were deciding
+            log.info("skip %s: already done", record.dir)
+            return None
+        return _run_claimed(cfg, record, ident, resolved, multirun)
 
+
+def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
+                 resolved: dict[str, Any], multirun: bool) -> dict[str, Any] | None:
     if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))

@@ -66,16 +66,6 @@ def run_id(ident: dict[str, str], max_len: int = 160) -> str:
     return f"{safe[: max_len - 11]}-{digest}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _slurm_fields() -> dict[str, str]:
     """The SLURM job (array task, restart count) running this attempt, if any."""
     names = {"SLURM_JOB_ID": "slurm_job_id", "SLURM_ARRAY_JOB_ID": "slurm_array_job_id",
@@ -104,12 +94,6 @@ class RunRecord:
         s = self.status()
         return bool(s and s["status"] == "done" and self.metrics_path.exists())
 
-    def is_running_elsewhere(self) -> bool:
-        """True if another live process on this host is running this grid point now."""
-        s = self.status()
-        return bool(s and s["status"] == "running" and s.get("host") == socket.gethostname()
-                    and s.get("pid") != os.getpid() and _pid_alive(int(s.get("pid", -1))))
-
     def result_diffs(self, resolved: dict[str, Any]) -> list[str]:
         """How the result-determining config differs from the one recorded in the directory."""
         path = self.dir / "config.yaml"
@@ -124,7 +108,8 @@ class RunRecord:
     def start(self, config_yaml: str) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
-        for old in ("logs", "docs"):  # an earlier attempt's logs and per-document scores
+        # An earlier attempt's logs, per-document scores and artefacts never look current.
+        for old in ("logs", "docs", "adapter"):
             shutil.rmtree(self.dir / old, ignore_errors=True)
         write_text(self.dir / "config.yaml", config_yaml)
         attempts = int((self.status() or {}).get("attempts", 0)) + 1

@@ -6,6 +6,7 @@ the same data, token budget and evaluation by construction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from transplant.methods.method import Method
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
 from transplant.models.families import FAMILIES
+from transplant.models.loading import model_source
 from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
 
@@ -49,17 +51,23 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     stats = train(model, tokenizer, cfg, ctx)
     extra = {}
     if cfg.method.trainable.name == "lora":
-        extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR))
+        base = model_source(as_object(cfg.model), ctx.cache)
+        extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR, base))
         ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
             **extra, **evaluate(model, tokenizer, cfg, ctx)}
 
 
-def save_adapter(model, out: Path) -> Path:
+def save_adapter(model, out: Path, base: str | None) -> Path:
     """The adapter alone, in peft's format (adapter_config.json + adapter_model.safetensors),
-    written whole or not at all."""
+    written whole or not at all. `base_model_name_or_path` is set to where the base model
+    loads from (an absolute directory or a hub id), so `AutoPeftModelForCausalLM.
+    from_pretrained(out)` works from anywhere."""
     with replacing(out, directory=True) as tmp:
         model.save_pretrained(tmp)
+        config = json.loads((tmp / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = base
+        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2))
     return out
 
 

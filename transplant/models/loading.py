@@ -81,6 +81,16 @@ def load_model(spec: ModelConfig | str,
     return model.eval(), tokenizer
 
 
+def model_source(spec: ModelConfig | str, cache: Cache = None) -> str | None:
+    """Where plain transformers can load the model from: an absolute directory (embedded, zoo,
+    local) or a hub id; None for a tiny config, which has no files."""
+    spec = ModelConfig(spec) if isinstance(spec, str) else spec
+    if spec.name in TINY_CONFIGS:
+        return None
+    source = _source(spec, cache)
+    return str(Path(source).resolve()) if Path(source).is_dir() else source
+
+
 def load_tokenizer(name: str, cache: Cache = None) -> PreTrainedTokenizerBase:
     """The tokenizer of a model (embedded, tiny, zoo, directory or hub id), without weights."""
     if name in TINY_CONFIGS:
