@@ -20,8 +20,8 @@ import torch
 from transplant.config import OptimConfig, TrainerConfig
 from transplant.data.tokens import token_stream
 from transplant.models import load_model
-from transplant.training import fit
 from transplant.training.data_module import train_loader
+from transplant.training.fit import fit
 from transplant.training.lm_module import warmup_cosine
 
 

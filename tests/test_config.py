@@ -63,7 +63,7 @@ def test_bad_value_names_the_key_and_accepted_values(override, message):
     (["method=lora", "method.trainable.name=some"], "method.trainable.name", "all, lora, subset"),
     (["method=organ", "method.organ.mode=sideways"], "method.organ.mode", "replace, insert"),
     (["method=graft", "method.graft.select=best"], "method.graft.select",
-     "activation, random, bottom"),
+     "activation, random, random_matched, bottom"),
     (["logger.name=tensorboard"], "logger.name", "csv, wandb, none"),
 ])
 def test_a_fixed_choice_lists_what_it_accepts(overrides, key, accepted):

@@ -8,7 +8,7 @@ import torch
 from tests.test_training import QUIET, _stream
 from transplant.config import OptimConfig, TrainerConfig
 from transplant.models import load_model
-from transplant.training import fit
+from transplant.training.fit import fit
 from transplant.training.preemption import Preempted, resume_point
 
 

@@ -7,14 +7,10 @@ from transplant.config import LoraConfig, OptimConfig, TrainableConfig, TrainerC
 from transplant.data.corpora import Document
 from transplant.data.tokens import build_stream
 from transplant.models import load_model
-from transplant.training import (
-    DivergenceError,
-    apply_policy,
-    count_parameters,
-    fit,
-)
 from transplant.training.data_module import train_loader
-from transplant.training.lm_module import warmup_cosine
+from transplant.training.fit import fit
+from transplant.training.lm_module import DivergenceError, warmup_cosine
+from transplant.training.policies import apply_policy, count_parameters
 
 QUIET = dict(enable_progress_bar=False, log_every_n_steps=1)
 

@@ -16,19 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.claim import claim, holder
 from transplant.config import ConfigError, register_schema
-from transplant.loggers import finish_logger, make_logger
 from transplant.methods import METHODS, register_method_schemas
-from transplant.monitor import PeakMemory
 from transplant.provenance import provenance
 from transplant.runs import RunContext, RunRecord, identity, run_id
-from transplant.training.preemption import Preempted
 from transplant.validation import validate
 
 log = logging.getLogger("transplant")
@@ -59,6 +55,14 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
 
 def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
                  resolved: dict[str, Any], multirun: bool) -> dict[str, Any] | None:
+    # Lightning takes seconds to import: only now, once the run is checked and claimed, so
+    # that config errors and --help answer at once.
+    import lightning as L
+
+    from transplant.loggers import finish_logger, make_logger
+    from transplant.monitor import PeakMemory
+    from transplant.training.preemption import Preempted
+
     if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))

@@ -17,14 +17,16 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import read_json, write_json, write_text
 from transplant.provenance import provenance
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
 
 # Config keys that do not change a run's result: they are not part of a run's identity, not
 # compared when a finished run is relaunched, and not part of cache keys. The one list.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 from torch import nn
@@ -16,7 +16,9 @@ from transplant.data.tokens import TokenStream, token_stream
 from transplant.eval.perplexity import perplexity
 from transplant.models.loading import load_model
 from transplant.runs import RunContext
-from transplant.training.fit import TrainStats, fit
+
+if TYPE_CHECKING:
+    from transplant.training.fit import TrainStats
 
 
 def load(cfg: DictConfig, ctx: RunContext, name: str | None = None
@@ -60,6 +62,8 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
     """Train `model` (its trainable weights already chosen) on one token budget of the target
     domain's (or `domain`'s) train split, or on `stream`; preemptible, resuming from
     `ctx.resume_dir(phase)`."""
+    from transplant.training.fit import fit  # Lightning: imported when a run trains
+
     trainer: TrainerConfig = as_object(cfg.trainer)
     optim: OptimConfig = as_object(cfg.method.optim)
     if stream is None:
