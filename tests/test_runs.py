@@ -176,3 +176,49 @@ def test_a_saved_adapter_loads_with_plain_peft_from_anywhere(run, tmp_path, monk
     loaded = AutoPeftModelForCausalLM.from_pretrained(run_dir / "adapter")
     trained = {k: v for k, v in loaded.state_dict().items() if "lora_B" in k}
     assert trained and any(v.abs().sum() > 0 for v in trained.values())  # trained, not init
+
+
+def test_results_are_written_with_the_umask_permissions(tmp_path):
+    # Atomic writes go through a temporary file (mkstemp makes it 0600): the result must get
+    # the permissions the umask gives, so teammates on a shared filesystem can read it.
+    from transplant.atomic import replacing, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "metrics.json", {"x": 1})
+        with replacing(tmp_path / "adapter", directory=True) as tmp:
+            (tmp / "f").write_text("w")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "adapter").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_failed_write_leaves_no_temporary_and_the_old_content(tmp_path):
+    from transplant.atomic import replacing
+
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "old").write_text("previous")
+    with pytest.raises(OSError, match="No space left"), \
+            replacing(tmp_path / "adapter", directory=True) as tmp:
+        (tmp / "half").write_text("partial")
+        raise OSError(28, "No space left on device")
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
+    assert [p.name for p in (tmp_path / "adapter").iterdir()] == ["old"]
+
+
+def test_a_rerun_never_shows_an_earlier_attempts_adapter(run, tmp_path):
+    # An earlier attempt of this grid point left its adapter; this attempt diverges before
+    # saving one: the old adapter must not remain beside the failed status.
+    overrides = ["method=full_ft", "method.optim.lr=1e12", "trainer.gradient_clip_val=null",
+                 "trainer.max_steps=6"]
+    from tests.conftest import FAST
+    from transplant.runs import identity, run_id
+
+    run_dir = tmp_path / "out" / "t" / run_id(identity([*FAST, "study=t", *overrides]))
+    (run_dir / "adapter").mkdir(parents=True)
+    (run_dir / "adapter" / "adapter_model.safetensors").write_bytes(b"from an earlier attempt")
+    metrics, _ = run(overrides, multirun=True)
+    assert metrics is None and json.loads((run_dir / "status.json").read_text())["status"] == \
+        "failed"
+    assert not (run_dir / "adapter").exists()
