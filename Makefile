@@ -37,3 +37,4 @@ bench: install
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/organ_extract.py
 	$(BIN)/python bench/sweep_overhead.py
+	$(BIN)/python bench/startup.py
