@@ -6,9 +6,11 @@ Timed from a fresh process, median of N runs each:
 - a config error (`transplant trainer.max_steps=-1`): validation stops the run, so nothing
   heavy should have been imported yet.
 
-Prints seconds and the ratio to the baseline.
+Prints seconds and the ratio to the baseline. `--checkout DIR` (repeatable) times the
+package of another working tree (e.g. `git worktree add /tmp/old <commit>`), run from there,
+beside this one.
 
-    python bench/startup.py [--runs 5]
+    python bench/startup.py [--runs 5] [--checkout /tmp/old --checkout .]
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ COMMANDS = {
 }
 
 
-def median_seconds(command: list[str], runs: int) -> float:
+def median_seconds(command: list[str], runs: int, cwd: Path) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, cwd=REPO, capture_output=True)
+        subprocess.run(command, cwd=cwd, capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -41,12 +43,16 @@ def median_seconds(command: list[str], runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--checkout", action="append", type=Path,
+                        help="a working tree to time (python -m transplant run from it)")
     args = parser.parse_args()
-    base = None
-    for name, command in COMMANDS.items():
-        seconds = median_seconds(command, args.runs)
-        base = base or seconds
-        print(f"{name:26s} {seconds:6.2f} s   x{seconds / base:5.1f} of the baseline")
+    for checkout in args.checkout or [REPO]:
+        print(f"# {checkout.resolve()}")
+        base = None
+        for name, command in COMMANDS.items():
+            seconds = median_seconds(command, args.runs, checkout)
+            base = base or seconds
+            print(f"{name:26s} {seconds:6.2f} s   x{seconds / base:5.1f} of the baseline")
 
 
 if __name__ == "__main__":
