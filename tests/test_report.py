@@ -17,7 +17,7 @@ def test_report_tables_match_run_records_and_list_failures(run, tmp_path, capsys
     assert main([str(study)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("# s: 2 done, 1 failed, 0 incomplete")
-    assert f"- {bad_dir.name}: " in printed and "Failed:" in printed
+    assert "## Failed" in printed and f"| {bad_dir.name}" in printed
     assert "window 64, stride 32, 256 predicted tokens" in printed
 
     table = pd.read_csv(study / "_report" / "report.csv").set_index("method")

@@ -78,11 +78,12 @@ def test_paired_interval_covers_noise_and_excludes_a_real_shift():
 def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     for lr in ("1e-3", "3e-3"):
         for seed in (0, 1):
-            run(["method=lora", f"method.optim.lr={lr}", f"seed={seed}"], study="sel")
+            run(["method=lora", f"method.optim.lr={lr}", f"seed={seed}",
+                 "trainer.log_every_n_steps=1"], study="sel")
     _, zero_dir = run(["method=zero_shot"], study="sel")
     study = zero_dir.parent
     assert main([str(study), "--select", "method.optim.lr", "--reference",
-                 "method=zero_shot"]) == 0
+                 "method=zero_shot", "--html"]) == 0
     out = capsys.readouterr().out
     records = [json.loads(p.read_text()) for p in study.glob("*/metrics.json")]
     lora = pd.DataFrame([m for m in records if m["method"] == "lora"])
@@ -96,8 +97,21 @@ def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     cell = summary.set_index("method").loc["lora", "target_ppl"]
     assert cell.startswith(f"{expected:.4g} [")
     assert "method.optim.lr chosen per arm by the lowest mean val_target_ppl" in out
-    assert "Perplexity relative to method=zero_shot" in out and "2 x " in out
-    assert "Code: commit " in out
+    assert "Relative to method=zero_shot" in out and "2 x " in out
+    assert "All numbers from commit " in out
+    # The HTML page: self-contained, with every table's numbers and every figure inline.
+    page = (study / "_report" / "report.html").read_text()
+    assert cell in page and "Relative to method=zero_shot" in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    figures = study / "_report" / "figures"
+    stems = {p.stem for p in figures.glob("*.png")}
+    assert stems == {p.stem for p in figures.glob("*.pdf")} >= {
+        "target_ppl_vs_method_optim_lr", "frontier", "loss"}
+    assert page.count("src='data:image/png;base64,") == len(stems)
+    from matplotlib.image import imread
+
+    for png in figures.glob("*.png"):
+        assert imread(png).std() > 0.01, png  # drawn, not blank
 
 
 def test_rank_p_value():

@@ -21,6 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from transplant.atomic import write_text
+from transplant.results import plots
+from transplant.results.html import Section
+from transplant.results.html import render as render_html
+from transplant.results.plots import numeric_axes
 from transplant.results.records import StudyRecords, read_study
 from transplant.results.stats import (
     arm_columns,
@@ -86,8 +90,14 @@ def _cell(row: pd.Series, metric: str) -> str:
         return ""
     low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
     if low is None or math.isnan(low):
-        return f"{mean:.4g}"
-    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+        return _number(mean)
+    return f"{_number(mean)} [{_number(low)}, {_number(high)}]"
+
+
+def _number(x: float) -> str:
+    """4 significant digits; whole numbers of 1,000 or more in full (token and parameter
+    counts), never in scientific notation."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
@@ -125,7 +135,7 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
             row[f"{role} ppl ratio"] = (f"{math.exp(d['diff']):.4f} "
                                         f"[{math.exp(d['ci_low']):.4f}, "
                                         f"{math.exp(d['ci_high']):.4f}]")
-            row["seeds x docs"] = f"{d['seeds']} x {d['docs']}"
+            row[f"{role} seeds x docs"] = f"{d['seeds']} x {d['docs']}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -145,61 +155,124 @@ def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
     arms = arm_columns(df, exclude=(param,) if param else ())
     keys = [*arms, param] if param and param in df else arms
     summary = summarize(df, ["target_ppl", "retention_ppl"], keys)
-    out = summary[keys].copy()
+    out = summary[keys].astype(object).where(summary[keys].notna(), "")
     for m in ("target_ppl", "retention_ppl"):
         out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
     out["n"] = summary["n"]
     return out
 
 
-def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
-                 select_param: str | None = None, by: str | None = None,
-                 reference: str | None = None) -> str:
-    """Write report.{csv,md,tex} (and summary.csv) and return the Markdown text."""
-    study_dir = Path(study_dir)
-    out_dir = Path(out_dir) if out_dir else study_dir / "_report"
-    records = read_study(study_dir)
+def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
+                   by: str | None, reference: str | None,
+                   plots_dir: Path | None = None) -> tuple[list[Section], pd.DataFrame | None]:
+    """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
+    and PDF), and the arms' summary table (for LaTeX)."""
     df = records.done
-    lines = [f"# {study_dir.name}: {len(df)} done, {len(records.failed)} failed, "
-             f"{len(records.incomplete)} incomplete", ""]
-    latex = ""
+    sections: list[Section] = []
+    summary = None
     if not df.empty:
         code, mixed = commits_note(df)
         if mixed:
             print(f"transplant-report: warning: one table mixes {code}", file=sys.stderr)
-        lines += [f"Code: {code}." + (" **Warning: mixed commits.**" if mixed else ""), ""]
+        sections.append(Section("Code", text=(f"Warning: this table mixes {code}." if mixed
+                                              else f"All numbers from {code}.")))
         chosen = df
         if select_param:
             selection = select(df, select_param, by or "val_target_ppl")
             chosen = selection.runs
-            lines += [f"Selection: {selection.rule()}.", "",
-                      selection.chosen.to_markdown(index=False, floatfmt=".4g"), ""]
+            sections.append(Section("Selection", selection.chosen,
+                                    text=f"{selection.rule()}."))
         arms = arm_columns(chosen, exclude=(select_param,) if select_param else ())
         summary = summary_table(chosen, arms)
-        lines += ["Mean [95% t-interval] over seeds:", "",
-                  summary.to_markdown(index=False), ""]
-        latex = summary.to_latex(index=False, escape=True)
-        write_text(out_dir / "summary.csv", summary.to_csv(index=False))
+        sections.append(Section("Arms", summary, text="Mean [95% t-interval] over seeds, n "
+                                                      "runs."))
         if reference:
             paired = paired_table(study_dir, chosen, arms, reference)
             if not paired.empty:
-                lines += [f"Perplexity relative to {reference} (ratio, paired by seed and "
-                          "document; 95% bootstrap interval over documents and seeds):", "",
-                          paired.to_markdown(index=False), ""]
-        if "retention_ppl" in df and df["retention_ppl"].notna().any():
-            lines += ["Frontier (every value; test perplexity, mean [95% t-interval]):", "",
-                      frontier_table(df, select_param).to_markdown(index=False), ""]
+                sections.append(Section(
+                    f"Relative to {reference}", paired,
+                    text="Perplexity ratio to the reference arm, paired by seed and document; "
+                         "95% bootstrap interval over documents and seeds."))
+        two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any()
+        if two_domains:
+            sections.append(Section("Frontier", frontier_table(df, select_param),
+                                    text="Every arm and value (descriptive: nothing is "
+                                         "chosen from test numbers). Test perplexity, mean "
+                                         "[95% t-interval]."))
+        if plots_dir is not None:
+            sections += _figures(study_dir, df, chosen, arms, select_param, two_domains,
+                                 plots_dir)
         note = protocol_note(df)
         if note:
-            lines += [f"Perplexity protocol: {note}.", ""]
+            sections.append(Section("Protocol", text=f"Perplexity: {note}."))
     for title, items in (("Failed", records.failed), ("Incomplete", records.incomplete)):
         if items:
-            lines += [f"{title}:", *[f"- {run}: {why}" for run, why in items], ""]
-    markdown = "\n".join(lines)
+            sections.append(Section(title, pd.DataFrame(items, columns=["run", "why"])))
+    return sections, summary
+
+
+def _figures(study_dir: Path, df: pd.DataFrame, chosen: pd.DataFrame, arms: list[str],
+             select_param: str | None, two_domains: bool, out: Path) -> list[Section]:
+    figs = []
+    for axis in numeric_axes(df):
+        others = arm_columns(df, exclude=(axis,))
+        fig = plots.metric_vs_axis(df, axis, "target_ppl", others)
+        name = f"target_ppl_vs_{axis.replace('.', '_')}"
+        figs.append(Section(f"Target perplexity against {plots.label(axis)}",
+                            png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
+    if two_domains:
+        keys = [*arm_columns(df, exclude=(select_param,) if select_param else ()),
+                *([select_param] if select_param and select_param in df else [])]
+        figs.append(Section("Frontier plot", png=plots.save(plots.frontier(df, keys),
+                                                           out / "frontier"),
+                            text="figures/frontier.png/.pdf"))
+    fig = plots.loss_curves(study_dir, chosen, arms)
+    if fig is not None:
+        figs.append(Section("Training loss", png=plots.save(fig, out / "loss"),
+                            text="figures/loss.png/.pdf (the reported runs)"))
+    return figs
+
+
+def to_markdown(title: str, sections: list[Section]) -> str:
+    lines = [f"# {title}", ""]
+    for s in sections:
+        if s.png is not None:
+            continue  # figures: in the HTML page and as files
+        lines += [f"## {s.title}", ""]
+        if s.text:
+            lines += [s.text, ""]
+        if s.table is not None and not s.table.empty:
+            lines += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]
+    return "\n".join(lines)
+
+
+def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
+                 select_param: str | None = None, by: str | None = None,
+                 reference: str | None = None, html: bool = False) -> str:
+    """Write report.{csv,md,tex} and summary.csv (with `html`: report.html and figures/*.png,
+    *.pdf) and return the Markdown text."""
+    study_dir = Path(study_dir)
+    out_dir = Path(out_dir) if out_dir else study_dir / "_report"
+    records = read_study(study_dir)
+    title = (f"{study_dir.name}: {len(records.done)} done, {len(records.failed)} failed, "
+             f"{len(records.incomplete)} incomplete")
+    sections, summary = build_sections(study_dir, records, select_param, by, reference,
+                                       out_dir / "figures" if html else None)
+    markdown = to_markdown(title, sections)
     write_text(out_dir / "report.md", markdown)
-    write_text(out_dir / "report.csv", df.to_csv(index=False))
+    write_text(out_dir / "report.csv", records.done.to_csv(index=False))
+    latex = "" if summary is None else _booktabs(summary)
     write_text(out_dir / "report.tex", latex)
+    if summary is not None:
+        write_text(out_dir / "summary.csv", summary.to_csv(index=False))
+    if html:
+        write_text(out_dir / "report.html", render_html(title, sections))
     return markdown
+
+
+def _booktabs(table: pd.DataFrame) -> str:
+    """A LaTeX table that compiles as it is with \\usepackage{booktabs}."""
+    return table.to_latex(index=False, escape=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,9 +286,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the validation metric (lowest wins) for --select")
     parser.add_argument("--reference", metavar="KEY=VALUE",
                         help="the arm others are compared with, e.g. method=zero_shot")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
-        print(write_report(args.study_dir, args.out, args.select, args.by, args.reference))
+        print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
+                           args.html))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2

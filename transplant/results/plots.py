@@ -1,0 +1,136 @@
+"""The study plots, chosen by what the study varies (matplotlib, no display needed).
+
+- a metric against a numeric axis the study sweeps (organ position, graft K, learning rate...),
+  one line per arm with its 95% t-interval band over seeds;
+- the frontier: target against retention perplexity, one point per arm and value;
+- training-loss curves from the runs' CSV logs.
+
+Each figure is returned as a matplotlib Figure; `save` writes it as PNG and PDF.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a cluster's login node
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from transplant.atomic import replacing  # noqa: E402
+from transplant.results.stats import summarize  # noqa: E402
+
+LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
+          "retention-domain test perplexity", "val_target_ppl": "target validation perplexity",
+          "method.optim.lr": "learning rate", "method.organ.position": "implant position (layer)",
+          "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha"}
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def _arm_name(row: pd.Series, arms: list[str]) -> str:
+    return ", ".join(f"{row[a]}" if a == "method" else f"{a.split('.')[-1]}={row[a]}"
+                     for a in arms if not pd.isna(row[a])) or "all runs"
+
+
+def numeric_axes(df: pd.DataFrame) -> list[str]:
+    """Identity columns that vary and are numbers (not the seed): candidate x axes."""
+    out = []
+    for c in df.columns:
+        if "." not in c or df[c].nunique(dropna=True) < 2:
+            continue
+        values = pd.to_numeric(df[c].dropna(), errors="coerce")
+        if values.notna().all():
+            out.append(c)
+    return out
+
+
+def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) -> Figure:
+    """Mean of `metric` over seeds against `axis`, one line and 95% band per arm."""
+    data = df.dropna(subset=[axis]).copy()  # arms without the axis (zero-shot) have no line
+    data[axis] = pd.to_numeric(data[axis])
+    others = [a for a in arms if a != axis]
+    summary = summarize(data, [metric], [*others, axis] if others else [axis])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    groups = summary.groupby(others, dropna=False) if others else [((), summary)]
+    for key, group in groups:
+        group = group.sort_values(axis)
+        row = dict(zip(others, key if isinstance(key, tuple) else (key,), strict=False))
+        name = _arm_name(pd.Series(row), others)
+        ax.plot(group[axis], group[f"{metric}_mean"], marker="o", label=name)
+        if group[f"{metric}_ci_low"].notna().any():
+            ax.fill_between(group[axis], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"],
+                            alpha=0.2)
+    if axis.endswith(".lr"):
+        ax.set_xscale("log")
+    ax.set_xlabel(label(axis))
+    ax.set_ylabel(label(metric))
+    ax.set_title("mean over seeds; band: 95% t-interval", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
+    """Target against retention test perplexity: learning (left) and forgetting (down)."""
+    summary = summarize(df, ["target_ppl", "retention_ppl"], arms)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for _, row in summary.iterrows():
+        ax.errorbar(row["target_ppl_mean"], row["retention_ppl_mean"],
+                    xerr=_half(row, "target_ppl"), yerr=_half(row, "retention_ppl"),
+                    fmt="o", capsize=3, label=_arm_name(row, arms))
+    ax.set_xlabel(f"{label('target_ppl')} (lower: learned more)")
+    ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
+    ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _half(row: pd.Series, metric: str) -> float | None:
+    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+    return None if pd.isna(low) else (high - low) / 2
+
+
+def loss_curves(study_dir: Path, runs: pd.DataFrame, arms: list[str]) -> Figure | None:
+    """Training loss against optimizer step, one line per run (from logs/metrics.csv)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = 0
+    for _, row in runs.iterrows():
+        path = study_dir / row["run"] / "logs" / "metrics.csv"
+        if not path.exists():
+            continue
+        log = pd.read_csv(path)
+        if "train/loss" not in log:
+            continue
+        log = log.dropna(subset=["train/loss"])
+        ax.plot(log["step"], log["train/loss"], lw=1,
+                label=f"{_arm_name(row, arms)}, seed {row['seed']}")
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (nats per token)")
+    if drawn <= 12:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, stem: Path) -> bytes:
+    """Write `stem`.png and `stem`.pdf (atomically), close the figure, return the PNG bytes."""
+    out = {}
+    for fmt in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=120)
+        out[fmt] = buf.getvalue()
+        with replacing(stem.with_suffix(f".{fmt}")) as tmp:
+            tmp.write_bytes(out[fmt])
+    plt.close(fig)
+    return out["png"]
