@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import FAST
 from transplant.results.report import main
 from transplant.results.stats import mean_interval, paired_log_ppl_difference, select
 
@@ -76,14 +77,16 @@ def test_paired_interval_covers_noise_and_excludes_a_real_shift():
 
 
 def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
-    for lr in ("1e-3", "3e-3"):
+    for lr in ("0.001", "0.003"):  # as Hydra renders swept values, so --expect finds them
         for seed in (0, 1):
             run(["method=lora", f"method.optim.lr={lr}", f"seed={seed}",
                  "trainer.log_every_n_steps=1"], study="sel")
     _, zero_dir = run(["method=zero_shot"], study="sel")
     study = zero_dir.parent
     assert main([str(study), "--select", "method.optim.lr", "--reference",
-                 "method=zero_shot", "--html"]) == 0
+                 "method=zero_shot", "--html", "--expect",
+                 " ".join([*FAST, "method=lora", "method.optim.lr=0.001,0.003", "seed=0,1,2"])
+                 ]) == 0
     out = capsys.readouterr().out
     records = [json.loads(p.read_text()) for p in study.glob("*/metrics.json")]
     lora = pd.DataFrame([m for m in records if m["method"] == "lora"])
@@ -99,6 +102,9 @@ def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     assert "method.optim.lr chosen per arm by the lowest mean val_target_ppl" in out
     assert "Relative to method=zero_shot" in out and "2 x " in out
     assert "All numbers from commit " in out
+    # The expected grid's missing points (seed 2 was never launched) are named.
+    assert "2 point(s) of the expected grid have no run record" in out
+    assert "method=lora,method.optim.lr=0.001" in out and "seed=2" in out
     # The HTML page: self-contained, with every table's numbers and every figure inline.
     page = (study / "_report" / "report.html").read_text()
     assert cell in page and "Relative to method=zero_shot" in page
@@ -108,6 +114,14 @@ def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     assert stems == {p.stem for p in figures.glob("*.pdf")} >= {
         "target_ppl_vs_method_optim_lr", "frontier", "loss"}
     assert page.count("src='data:image/png;base64,") == len(stems)
+    import base64
+    import io
+    import re
+
+    for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page):
+        from matplotlib.image import imread as read_png
+
+        assert read_png(io.BytesIO(base64.b64decode(data))).shape[0] > 100  # a real image
     from matplotlib.image import imread
 
     for png in figures.glob("*.png"):

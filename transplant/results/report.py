@@ -22,6 +22,7 @@ import pandas as pd
 
 from transplant.atomic import write_text
 from transplant.results import plots
+from transplant.results.grid import expected_runs
 from transplant.results.html import Section
 from transplant.results.html import render as render_html
 from transplant.results.plots import numeric_axes
@@ -163,8 +164,9 @@ def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
 
 
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
-                   by: str | None, reference: str | None,
-                   plots_dir: Path | None = None) -> tuple[list[Section], pd.DataFrame | None]:
+                   by: str | None, reference: str | None, plots_dir: Path | None = None,
+                   expect: list[str] | None = None
+                   ) -> tuple[list[Section], pd.DataFrame | None]:
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
     and PDF), and the arms' summary table (for LaTeX)."""
     df = records.done
@@ -208,6 +210,13 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
     for title, items in (("Failed", records.failed), ("Incomplete", records.incomplete)):
         if items:
             sections.append(Section(title, pd.DataFrame(items, columns=["run", "why"])))
+    if expect:
+        seen = {*df.get("run", []), *(r for r, _ in records.failed + records.incomplete)}
+        missing = [r for r in expected_runs(expect) if r not in seen]
+        if missing:
+            sections.append(Section("Never started", pd.DataFrame({"run": missing}),
+                                    text=f"{len(missing)} point(s) of the expected grid have "
+                                         "no run record: relaunch the sweep to run them."))
     return sections, summary
 
 
@@ -248,7 +257,8 @@ def to_markdown(title: str, sections: list[Section]) -> str:
 
 def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
                  select_param: str | None = None, by: str | None = None,
-                 reference: str | None = None, html: bool = False) -> str:
+                 reference: str | None = None, html: bool = False,
+                 expect: list[str] | None = None) -> str:
     """Write report.{csv,md,tex} and summary.csv (with `html`: report.html and figures/*.png,
     *.pdf) and return the Markdown text."""
     study_dir = Path(study_dir)
@@ -257,7 +267,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
     title = (f"{study_dir.name}: {len(records.done)} done, {len(records.failed)} failed, "
              f"{len(records.incomplete)} incomplete")
     sections, summary = build_sections(study_dir, records, select_param, by, reference,
-                                       out_dir / "figures" if html else None)
+                                       out_dir / "figures" if html else None, expect)
     markdown = to_markdown(title, sections)
     write_text(out_dir / "report.md", markdown)
     write_text(out_dir / "report.csv", records.done.to_csv(index=False))
@@ -286,12 +296,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the validation metric (lowest wins) for --select")
     parser.add_argument("--reference", metavar="KEY=VALUE",
                         help="the arm others are compared with, e.g. method=zero_shot")
+    parser.add_argument("--expect", action="append", metavar="OVERRIDES",
+                        help="the overrides of a launch, e.g. 'method=lora seed=0,1,2' "
+                             "(repeatable): points of it without a run record are listed")
     parser.add_argument("--html", action="store_true",
                         help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
         print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
-                           args.html))
+                           args.html, args.expect))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2
