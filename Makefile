@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench
+.PHONY: install demo test test-slow lint bench report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ bench: install
 	$(BIN)/python bench/organ_extract.py
 	$(BIN)/python bench/sweep_overhead.py
 	$(BIN)/python bench/startup.py
+
+# Every study's tables and HTML page, regenerated from its run records (experiments/*/report.sh).
+report: install
+	for script in experiments/*/report.sh; do PATH=$(CURDIR)/$(BIN):$$PATH bash $$script; done

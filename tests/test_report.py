@@ -28,6 +28,7 @@ def test_report_tables_match_run_records_and_list_failures(run, tmp_path, capsys
     assert md == printed.rstrip("\n") + "\n" or md.strip() == printed.strip()
     tex = (study / "_report" / "report.tex").read_text()
     assert r"\begin{tabular}" in tex and r"target\_ppl" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex  # booktabs: compiles as it is
 
 
 def test_report_of_missing_study_says_so(tmp_path, capsys):
