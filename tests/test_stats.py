@@ -134,3 +134,20 @@ def test_rank_p_value():
     assert rank_p_value(2.0, [0.1 * i for i in range(19)]) == pytest.approx(1 / 20)
     assert rank_p_value(0.05, [0.1 * i for i in range(19)]) == pytest.approx(19 / 20)
     assert rank_p_value(10.0, [12.0, 9.0, 11.0], higher_is_better=False) == pytest.approx(2 / 4)
+
+
+def test_gap_recovery_against_a_hand_computation():
+    from transplant.results.stats import gap_recoveries
+
+    runs = pd.DataFrame([
+        {"run": "t", "method": "zero_shot", "seed": 0, "target_ppl": 100.0},
+        {"run": "d0", "method": "full_ft", "seed": 0, "target_ppl": 25.0},
+        {"run": "d1", "method": "full_ft", "seed": 1, "target_ppl": 40.0},
+        {"run": "a0", "method": "organ", "seed": 0, "target_ppl": 50.0},
+        {"run": "a1", "method": "organ", "seed": 1, "target_ppl": 100.0},
+    ])
+    gaps = gap_recoveries(runs, ["method"], runs[runs.method == "zero_shot"],
+                          runs[runs.method == "full_ft"])
+    assert list(gaps["method"]) == ["organ", "organ"]
+    # seed 0: log(100/50) / log(100/25) = 0.5; seed 1: no move = 0 (deterministic target)
+    assert gaps["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])

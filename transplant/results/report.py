@@ -29,6 +29,7 @@ from transplant.results.plots import numeric_axes
 from transplant.results.records import StudyRecords, read_study
 from transplant.results.stats import (
     arm_columns,
+    gap_recoveries,
     load_docs,
     paired_log_ppl_difference,
     select,
@@ -38,8 +39,9 @@ from transplant.results.stats import (
 HEADLINE = ("target_domain", "target_ppl", "target_bpb", "retention_domain", "retention_ppl",
             "retention_bpb", "train_tokens", "params_trainable", "train_s", "peak_rss_mb",
             "wall_s")
-SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl", "train_tokens",
-           "params_trainable", "wall_s")
+SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl", "sentiment_acc",
+           "sentiment_f1", "majority_acc", "gap_recovery_ppl", "gap_recovery_acc", "tir_acc",
+           "train_tokens", "params_trainable", "wall_s")
 NOT_IDENTITY = {"run", "method", "model", "seed"}
 
 
@@ -112,6 +114,32 @@ def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return out
 
 
+def _runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
+    key, _, value = arm.partition("=")
+    if key not in df:
+        raise ValueError(f"{flag} {arm!r}: runs have no column {key!r}")
+    runs = df[df[key].astype(str) == value]
+    if runs.empty:
+        raise ValueError(f"{flag} {arm!r}: no finished run has {key}={value}")
+    return runs
+
+
+def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.DataFrame:
+    """Gap recovery per arm between two reference arms (`--gap method=zero_shot
+    method=full_ft`), with intervals over seeds."""
+    per_run = gap_recoveries(df, arms, _runs_of(df, target, "--gap"),
+                             _runs_of(df, donor, "--gap"))
+    if per_run.empty:
+        return per_run
+    metrics = [m for m in ("gap_recovery_ppl", "gap_recovery_acc", "tir_acc") if m in per_run]
+    summary = summarize(per_run, metrics, arms)
+    out = summary[arms].copy()
+    for m in metrics:
+        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
+    out["n"] = summary["n"]
+    return out
+
+
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
                  reference: str) -> pd.DataFrame:
     """Every arm against the reference arm, in perplexity ratio (paired, bootstrapped)."""
@@ -165,7 +193,7 @@ def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
 
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
                    by: str | None, reference: str | None, plots_dir: Path | None = None,
-                   expect: list[str] | None = None
+                   expect: list[str] | None = None, gap: list[str] | None = None
                    ) -> tuple[list[Section], pd.DataFrame | None]:
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
     and PDF), and the arms' summary table (for LaTeX)."""
@@ -188,6 +216,11 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         summary = summary_table(chosen, arms)
         sections.append(Section("Arms", summary, text="Mean [95% t-interval] over seeds, n "
                                                       "runs."))
+        if gap:
+            sections.append(Section("Gap recovery", gap_table(chosen, arms, *gap),
+                                    text=f"Between {gap[0]} (0) and {gap[1]} (1): on log "
+                                         "perplexity, and on accuracy with TIR where runs have "
+                                         "it; mean [95% t-interval] over seeds."))
         if reference:
             paired = paired_table(study_dir, chosen, arms, reference)
             if not paired.empty:
@@ -258,7 +291,7 @@ def to_markdown(title: str, sections: list[Section]) -> str:
 def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
                  select_param: str | None = None, by: str | None = None,
                  reference: str | None = None, html: bool = False,
-                 expect: list[str] | None = None) -> str:
+                 expect: list[str] | None = None, gap: list[str] | None = None) -> str:
     """Write report.{csv,md,tex} and summary.csv (with `html`: report.html and figures/*.png,
     *.pdf) and return the Markdown text."""
     study_dir = Path(study_dir)
@@ -267,7 +300,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
     title = (f"{study_dir.name}: {len(records.done)} done, {len(records.failed)} failed, "
              f"{len(records.incomplete)} incomplete")
     sections, summary = build_sections(study_dir, records, select_param, by, reference,
-                                       out_dir / "figures" if html else None, expect)
+                                       out_dir / "figures" if html else None, expect, gap)
     markdown = to_markdown(title, sections)
     write_text(out_dir / "report.md", markdown)
     write_text(out_dir / "report.csv", records.done.to_csv(index=False))
@@ -299,12 +332,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", action="append", metavar="OVERRIDES",
                         help="the overrides of a launch, e.g. 'method=lora seed=0,1,2' "
                              "(repeatable): points of it without a run record are listed")
+    parser.add_argument("--gap", nargs=2, metavar=("TARGET", "DONOR"),
+                        help="gap recovery of every arm between two reference arms, e.g. "
+                             "--gap method=zero_shot method=full_ft")
     parser.add_argument("--html", action="store_true",
                         help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
         print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
-                           args.html, args.expect))
+                           args.html, args.expect, args.gap))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2

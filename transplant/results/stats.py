@@ -135,3 +135,33 @@ def rank_p_value(observed: float, controls: list[float], higher_is_better: bool 
         raise ValueError("a rank p-value needs at least one control draw")
     as_good = sum((c >= observed) if higher_is_better else (c <= observed) for c in controls)
     return (1 + as_good) / (1 + len(controls))
+
+
+def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
+                   donor: pd.DataFrame) -> pd.DataFrame:
+    """Per run of every other arm: gap recovery on log perplexity (and on sentiment accuracy,
+    with TIR, where runs have it) between the reference arms `target` (untouched) and `donor`
+    (upper bound), each reference run taken at the same seed (or its only run)."""
+    def at_seed(ref: pd.DataFrame, seed: int) -> pd.Series | None:
+        if len(ref) == 1:
+            return ref.iloc[0]
+        match = ref[ref[SEED].astype(int) == seed]
+        return match.iloc[0] if len(match) else None
+
+    rows = []
+    refs = set(target["run"]) | set(donor["run"])
+    for _, run in df[~df["run"].isin(refs)].iterrows():
+        t, d = at_seed(target, int(run[SEED])), at_seed(donor, int(run[SEED]))
+        if t is None or d is None:
+            continue
+        row = {a: run[a] for a in arms} | {SEED: run[SEED]}
+        gap = np.log(d["target_ppl"]) - np.log(t["target_ppl"])
+        row["gap_recovery_ppl"] = ((np.log(run["target_ppl"]) - np.log(t["target_ppl"])) / gap
+                                   if gap else np.nan)
+        if "sentiment_acc" in run and not pd.isna(run["sentiment_acc"]):
+            acc_gap = d["sentiment_acc"] - t["sentiment_acc"]
+            row["gap_recovery_acc"] = ((run["sentiment_acc"] - t["sentiment_acc"]) / acc_gap
+                                       if acc_gap else np.nan)
+            row["tir_acc"] = run["sentiment_acc"] / t["sentiment_acc"]
+        rows.append(row)
+    return pd.DataFrame(rows)
