@@ -58,8 +58,11 @@ def test_text_files_and_jsonl(tmp_path):
 
 
 def test_text_files_matching_nothing_names_the_paths(tmp_path):
-    with pytest.raises(CorpusUnavailableError, match="matched no files"):
-        load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "*.none"),)))
+    (tmp_path / "a.txt").write_text("one file")
+    with pytest.raises(CorpusUnavailableError,
+                       match=r"data.paths entry '.*\*.none' matches no file"):
+        load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "a.txt"),
+                                                    str(tmp_path / "*.none"))))
 
 
 def test_unknown_corpus_lists_the_available_ones():
