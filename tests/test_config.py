@@ -33,8 +33,11 @@ def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
         overrides = [f"experiment={path.stem}", *([f"method={method}"] if method else []),
                      "model=tiny_llama", "trainer.max_steps=1", "eval.max_tokens=64",
                      "eval.window=64", "eval.stride=32", "data.block_size=32"]
-        if compose_cfg(overrides).method.name == "pretrain":  # tiny shapes, byte tokenizer
+        name = compose_cfg(overrides).method.name
+        if name == "pretrain":  # tiny shapes, byte tokenizer
             overrides += ["method.recipe.tokenizer=tiny_llama", "method.recipe.hidden=32"]
+        if name == "graft":  # accuracy on a few tweets, not the whole test split
+            overrides += ["method.graft.accuracy_items=16", "method.graft.workload_size=8"]
         metrics, run_dir = run(overrides, study=path.stem)
         assert metrics is not None and (run_dir / "metrics.json").exists()
         cfg = compose_cfg([*FAST, *overrides])
