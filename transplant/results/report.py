@@ -103,15 +103,19 @@ def _number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    metrics = [m for m in SUMMARY if m in df]
-    summary = summarize(df, metrics, arms)
-    out = summary[arms].copy()
+def interval_table(df: pd.DataFrame, metrics: list[str], keys: list[str]) -> pd.DataFrame:
+    """One row per group of `keys`: each metric as "mean [95% t-interval]", then n and seeds."""
+    summary = summarize(df, metrics, keys)
+    out = summary[keys].astype(object).where(summary[keys].notna(), "")
     for m in metrics:
         out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
     out["n"] = summary["n"]
     out["seeds"] = summary["seeds"]
     return out
+
+
+def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    return interval_table(df, [m for m in SUMMARY if m in df], arms)
 
 
 def _runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
@@ -132,23 +136,13 @@ def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.
     if per_run.empty:
         return per_run
     metrics = [m for m in ("gap_recovery_ppl", "gap_recovery_acc", "tir_acc") if m in per_run]
-    summary = summarize(per_run, metrics, arms)
-    out = summary[arms].copy()
-    for m in metrics:
-        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
-    out["n"] = summary["n"]
-    return out
+    return interval_table(per_run, metrics, arms)
 
 
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
                  reference: str) -> pd.DataFrame:
     """Every arm against the reference arm, in perplexity ratio (paired, bootstrapped)."""
-    key, _, value = reference.partition("=")
-    if key not in df:
-        raise ValueError(f"--reference {reference!r}: runs have no column {key!r}")
-    ref = df[df[key].astype(str) == value]
-    if ref.empty:
-        raise ValueError(f"--reference {reference!r}: no finished run has {key}={value}")
+    ref = _runs_of(df, reference, "--reference")
     rows = []
     for name, group in df.groupby(arms, dropna=False, sort=True):
         if group["run"].isin(ref["run"]).all():
@@ -183,12 +177,7 @@ def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
     nothing is chosen from it)."""
     arms = arm_columns(df, exclude=(param,) if param else ())
     keys = [*arms, param] if param and param in df else arms
-    summary = summarize(df, ["target_ppl", "retention_ppl"], keys)
-    out = summary[keys].astype(object).where(summary[keys].notna(), "")
-    for m in ("target_ppl", "retention_ppl"):
-        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
-    out["n"] = summary["n"]
-    return out
+    return interval_table(df, ["target_ppl", "retention_ppl"], keys)
 
 
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
