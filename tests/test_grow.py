@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from transplant.models import FAMILIES, arch_for, decoder_layers, load_model
+from transplant.models.layers import select_layers
 from transplant.surgery.grow import (
     asymmetric_shares,
     depth_new_positions,
     grow_depth,
     grow_mlp,
     mlp_width,
-    select_layers,
     train_grown_mlps,
     train_new_units_only,
 )

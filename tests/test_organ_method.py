@@ -101,16 +101,16 @@ def test_organ_cli_extract_inspect_implant(tmp_path):
 def test_every_load_of_the_configured_model_keeps_its_options(run, monkeypatch, method):
     # The donor reloaded as the organ's default recipient (and graft's target) must be the
     # same revision, trust setting, dtype and tiny seed as the configured model.
-    from transplant.methods import common
+    from transplant.models import loading
 
     loads = []
-    real = common.load_model
+    real = loading.load_model
 
     def spy(spec, cache=None):
         loads.append(spec)
         return real(spec, cache)
 
-    monkeypatch.setattr(common, "load_model", spy)
+    monkeypatch.setattr(loading, "load_model", spy)
     run([*method, "model.revision=r1", "model.seed=3"])
     mine = [s for s in loads if s.name == "tiny_llama"]
     assert len(mine) >= 2

@@ -10,7 +10,7 @@ option exists once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -56,6 +56,11 @@ class Policy(Choice):
     all = "all"
     lora = "lora"
     subset = "subset"
+
+
+class ImplantMode(Choice):  # how surgery.organ.implant places an organ
+    replace = "replace"  # the organ takes the place of as many recipient layers
+    insert = "insert"  # the organ is added before `position`: the model grows deeper
 
 
 @dataclass
@@ -199,15 +204,16 @@ POSITIVE = ("trainer.batch_size", "trainer.accumulate_grad_batches", "data.block
 POSITIVE_OR_NULL = ("eval.max_tokens", "eval.retention_doc_tokens")
 
 
-def check_shared(cfg: DictConfig, corpora: Collection[str], gpu: bool) -> None:
-    """The value checks of the shared sections, given the known corpus names and whether a
-    GPU is visible."""
+def check_shared(cfg: DictConfig, corpora: Collection[str],
+                 gpu_visible: Callable[[], bool]) -> None:
+    """The value checks of the shared sections, given the known corpus names and how to ask
+    whether a GPU is visible (asked only for a GPU accelerator: it imports torch)."""
     names = ", ".join(sorted(corpora))
     check(cfg.trainer.precision in PRECISIONS, "trainer.precision", cfg.trainer.precision,
           f"one of {', '.join(PRECISIONS)}")
     check(cfg.trainer.accelerator in ACCELERATORS, "trainer.accelerator",
           cfg.trainer.accelerator, f"one of {', '.join(ACCELERATORS)}")
-    check(gpu or cfg.trainer.accelerator not in ("gpu", "cuda"), "trainer.accelerator",
+    check(cfg.trainer.accelerator not in ("gpu", "cuda") or gpu_visible(), "trainer.accelerator",
           cfg.trainer.accelerator, "auto or cpu on this machine: no GPU is visible "
           "(torch.cuda.is_available() is false)")
     for key in ("data.chunk_chars",):

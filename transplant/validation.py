@@ -21,9 +21,8 @@ from transplant.data.corpora import CORPORA, CorpusUnavailableError, load_corpus
 from transplant.data.split import split_documents
 from transplant.methods import METHODS
 from transplant.methods.common import corpus_spec
-from transplant.models.facts import ModelFacts, model_facts
+from transplant.models.facts import ModelFacts, ModelLoadError, model_facts
 from transplant.models.families import UnsupportedFamilyError
-from transplant.models.loading import ModelLoadError
 
 
 def validate(cfg: DictConfig) -> ModelFacts | None:
@@ -31,7 +30,7 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
     model)."""
     check(cfg.method.name in METHODS, "method.name", cfg.method.name,
           f"one of {', '.join(sorted(METHODS))}")
-    check_shared(cfg, CORPORA, gpu=_gpu_visible())
+    check_shared(cfg, CORPORA, _gpu_visible)
     method = METHODS[cfg.method.name]
     facts = None
     if method.needs_model:

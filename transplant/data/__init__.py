@@ -1,16 +1,10 @@
 """Data: corpora on this machine, deterministic splits, cached token streams."""
 
-from transplant.data.corpora import (
-    CORPORA,
-    CorpusSpec,
-    CorpusUnavailableError,
-    Document,
-    load_corpus,
-)
-from transplant.data.split import SPLITS, split_documents
-from transplant.data.tokens import TokenStream, token_stream
+from transplant.lazy import lazy_exports
 
-__all__ = [
-    "CORPORA", "SPLITS", "CorpusSpec", "CorpusUnavailableError", "Document", "TokenStream",
-    "load_corpus", "split_documents", "token_stream",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "CORPORA": "corpora", "CorpusSpec": "corpora", "CorpusUnavailableError": "corpora",
+    "Document": "corpora", "load_corpus": "corpora",
+    "SPLITS": "split", "split_documents": "split",
+    "TokenStream": "tokens", "token_stream": "tokens",
+})

@@ -1,5 +1,7 @@
 """Evaluation: perplexity and bits per byte."""
 
-from transplant.eval.perplexity import PerplexityResult, perplexity, sliding_windows
+from transplant.lazy import lazy_exports
 
-__all__ = ["PerplexityResult", "perplexity", "sliding_windows"]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "PerplexityResult": "perplexity", "perplexity": "perplexity", "sliding_windows": "perplexity",
+})

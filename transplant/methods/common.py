@@ -1,4 +1,8 @@
-"""The steps recipes share: load the configured model, train on a domain, evaluate."""
+"""The steps recipes share: load the configured model, train on a domain, evaluate.
+
+torch, transformers and Lightning are imported inside the steps, when a run takes them: method
+files import this module to define their schema and checks, which must answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
-from torch import nn
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from transplant.atomic import write_json
 from transplant.config import ModelConfig, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
-from transplant.data.tokens import TokenStream, token_stream
-from transplant.eval.perplexity import perplexity
-from transplant.models.loading import load_model
 from transplant.runs import RunContext
 
 if TYPE_CHECKING:
+    from torch import nn
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from transplant.data.tokens import TokenStream
+    from transplant.training.data_module import TrainData
     from transplant.training.fit import TrainStats
 
 
@@ -25,6 +29,8 @@ def load(cfg: DictConfig, ctx: RunContext, name: str | None = None
          ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The configured model, or model `name` loaded with the same options (dtype,
     trust_remote_code, tiny seed; `model.revision` only if `name` is the configured model)."""
+    from transplant.models.loading import load_model
+
     spec: ModelConfig = as_object(cfg.model)
     if name is not None and name != spec.name:
         spec = replace(spec, name=name, revision=None)
@@ -51,24 +57,26 @@ def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenize
                  doc_max_tokens: int | None = None) -> TokenStream:
     """One split of the target domain (or `domain`): at most `max_tokens` predicted tokens
     (None: all), at most `doc_max_tokens` per document (None: whole documents)."""
+    from transplant.data.tokens import token_stream
+
     return token_stream(corpus_spec(cfg, domain), split, tokenizer, max_tokens,
                         cfg.data.validation_permille, cfg.data.test_permille, cache=ctx.cache,
                         doc_max_tokens=doc_max_tokens)
 
 
 def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
-          ctx: RunContext, *, domain: str | None = None, stream: TokenStream | None = None,
+          ctx: RunContext, *, domain: str | None = None, data: TrainData | None = None,
           seed: int | None = None, phase: str = "train") -> TrainStats:
     """Train `model` (its trainable weights already chosen) on one token budget of the target
-    domain's (or `domain`'s) train split, or on `stream`; preemptible, resuming from
-    `ctx.resume_dir(phase)`."""
-    from transplant.training.fit import fit  # Lightning: imported when a run trains
+    domain's (or `domain`'s) train split, or on `data` (a stream, or labelled examples);
+    preemptible, resuming from `ctx.resume_dir(phase)`."""
+    from transplant.training.fit import fit
 
     trainer: TrainerConfig = as_object(cfg.trainer)
     optim: OptimConfig = as_object(cfg.method.optim)
-    if stream is None:
-        stream = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
-    return fit(model, stream, cfg.data.block_size, trainer, optim,
+    if data is None:
+        data = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
+    return fit(model, data, cfg.data.block_size, trainer, optim,
                cfg.seed if seed is None else seed, logger=ctx.logger or False,
                resume_dir=ctx.resume_dir(phase))
 
@@ -80,6 +88,8 @@ def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg:
     """`<prefix>_ppl`, `_bpb`, ... of one split of the target domain (or `domain`), under the
     configured windowing (recorded with the numbers). With `per_doc`, each document's NLL,
     tokens and bytes go to `<run>/docs/<prefix>.json`, for intervals over documents."""
+    from transplant.eval.perplexity import perplexity
+
     stream = split_stream(cfg, ctx, tokenizer, domain, split, cfg.eval.max_tokens,
                           doc_max_tokens)
     result = perplexity(model, stream, cfg.eval.window, cfg.eval.stride, cfg.eval.batch_size,

@@ -21,7 +21,6 @@ from transplant.methods.method import Method
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
 from transplant.models.families import FAMILIES
-from transplant.models.loading import model_source
 from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
 
@@ -51,6 +50,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     stats = train(model, tokenizer, cfg, ctx)
     extra = {}
     if cfg.method.trainable.name == "lora":
+        from transplant.models.loading import model_source
+
         base = model_source(as_object(cfg.model), ctx.cache)
         extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR, base))
         ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")

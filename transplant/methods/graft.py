@@ -18,24 +18,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transplant.analysis.capture import capture_stats, prompt_batches
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, TrainableConfig, check
 from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
-from transplant.eval.classify import SENTIMENT_LABELS, classification_metrics, classify
 from transplant.eval.gaps import gap_recovery, tir
 from transplant.methods.common import domain_perplexity, load, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.runs import RunContext, result_part
-from transplant.surgery.graft import (
-    candidate_modules,
-    graft,
-    random_matched_modules,
-    random_modules,
-    rank_modules,
-)
 from transplant.training.policies import apply_policy
 
 
@@ -111,6 +102,8 @@ def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig,
            "size": cfg.method.graft.workload_size, "format": 1}
 
     def compute() -> dict[str, float]:
+        from transplant.analysis.capture import capture_stats, prompt_batches
+
         stats = capture_stats(model, prompt_batches(tokenizer, _workload(cfg)))
         return {n: s.last_abs_mean for n, s in stats.items()}
 
@@ -121,6 +114,8 @@ def _perplexity_and_accuracy(model, tokenizer, cfg: DictConfig,
                              ctx: RunContext) -> dict[str, float]:
     """Target-domain perplexity; zero-shot sentiment accuracy and macro-F1 on the tweets' test
     split (whole unless capped), beside the majority-class accuracy."""
+    from transplant.eval.classify import SENTIMENT_LABELS, classification_metrics, classify
+
     ppl = domain_perplexity(model, tokenizer, cfg, ctx, "target")["target_ppl"]
     tweets = split_documents(load_corpus("tweets"), cfg.data.validation_permille,
                              cfg.data.test_permille)["test"][: cfg.method.graft.accuracy_items]
@@ -144,6 +139,14 @@ def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from transplant.surgery.graft import (
+        candidate_modules,
+        graft,
+        random_matched_modules,
+        random_modules,
+        rank_modules,
+    )
+
     settings = cfg.method.graft
     donor_name = (str(finetuned_donor(cfg, ctx)) if settings.donor == "finetuned"
                   else settings.donor)

@@ -19,19 +19,8 @@ from transplant.config import Choice, ConfigError, MethodConfig, check
 from transplant.methods.common import evaluate, load, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
-from transplant.models.layers import decoder_layers
+from transplant.models.layers import decoder_layers, select_layers
 from transplant.runs import RunContext
-from transplant.surgery.grow import (
-    asymmetric_shares,
-    depth_new_positions,
-    grow_depth,
-    grow_mlp,
-    mlp_width,
-    new_unit_masks,
-    select_layers,
-    train_grown_mlps,
-    train_new_units_only,
-)
 from transplant.training.policies import count_parameters
 
 
@@ -81,6 +70,17 @@ def check_grow(cfg: DictConfig, facts: ModelFacts) -> None:
 
 def grow_and_select(model, growth: DictConfig) -> int:
     """Grow the model as configured and set what trains; returns the trainable entry count."""
+    from transplant.surgery.grow import (
+        asymmetric_shares,
+        depth_new_positions,
+        grow_depth,
+        grow_mlp,
+        mlp_width,
+        new_unit_masks,
+        train_grown_mlps,
+        train_new_units_only,
+    )
+
     chosen = select_layers(len(decoder_layers(model)), growth.layers)
     if growth.kind == GrowKind.depth:
         grow_depth(model, chosen)

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.config import MethodConfig, ModelConfig, check
+from transplant.config import ImplantMode, MethodConfig, ModelConfig, check
 from transplant.methods.common import evaluate, load, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
 from transplant.runs import RunContext, result_part
-from transplant.surgery.organ import ImplantMode, Organ, extract_organ, implant, organ_model
 from transplant.training.policies import count_parameters
+
+if TYPE_CHECKING:
+    from transplant.surgery.organ import Organ
 
 ORGAN_FILE = "organ.safetensors"
 
@@ -81,6 +83,8 @@ def check_organ(cfg: DictConfig, donor: ModelFacts) -> None:
 def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, length: int,
                 phase: str) -> Organ:
     """Train the organ alone (only its weights receive gradient) and cut it out."""
+    from transplant.surgery.organ import extract_organ, organ_model
+
     in_place = cfg.method.organ.in_place
     body = copy.deepcopy(donor) if in_place else organ_model(donor, start, length)
     body.requires_grad_(False)
@@ -100,6 +104,8 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, 
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from transplant.surgery.organ import Organ, extract_organ, implant, organ_model
+
     settings = cfg.method.organ
     donor, tokenizer = load(cfg, ctx)
     start, length = organ_span(settings, len(decoder_layers(donor)))

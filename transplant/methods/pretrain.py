@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.cache import named_dir
 from transplant.config import MethodConfig, check, check_context
 from transplant.data.corpora import CORPORA
-from transplant.data.tokens import TokenStream
 from transplant.methods.common import (
     domain_perplexity,
     evaluate,
@@ -28,11 +26,13 @@ from transplant.methods.common import (
 )
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
-from transplant.models.loading import load_tokenizer
 from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
 from transplant.models.zoo import NAME, ZOO_PREFIX
 from transplant.runs import RunContext, result_part
 from transplant.training.policies import count_parameters
+
+if TYPE_CHECKING:
+    from transplant.data.tokens import TokenStream
 
 log = logging.getLogger("transplant")
 
@@ -75,6 +75,10 @@ def mixed_stream(cfg: DictConfig, ctx: RunContext, corpora: list[str], split: st
     the mix actually drawn: a corpus smaller than its share gives what it has, so its share
     shrinks, and a stream shorter than the budget is read more than once. Both are warned of
     and recorded (`mix_<corpus>_tokens`, `mix_<corpus>_share`, `mix_epochs`)."""
+    import torch
+
+    from transplant.data.tokens import TokenStream
+
     share = -(-tokens // len(corpora))
     parts = [split_stream(cfg, ctx, tokenizer, c, split, share) for c in corpora]
     total = sum(p.n_predicted for p in parts)
@@ -97,6 +101,8 @@ def mixed_stream(cfg: DictConfig, ctx: RunContext, corpora: list[str], split: st
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from transplant.models.loading import load_tokenizer
+
     settings = cfg.method.recipe
     recipe = ModelRecipe(**{f.name: settings[f.name] for f in fields(ModelRecipe)})
     corpora = list(settings.corpora)
@@ -111,7 +117,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         model = init_model(recipe, tokenizer, cfg.seed)
         stream, mix = mixed_stream(cfg, ctx, corpora, "train", tokenizer, token_budget(cfg))
         stats.update(mix)
-        stats.update(train(model, tokenizer, cfg, ctx, stream=stream,
+        stats.update(train(model, tokenizer, cfg, ctx, data=stream,
                            phase=f"zoo-{settings.name}").as_metrics())
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)

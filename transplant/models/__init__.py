@@ -1,17 +1,11 @@
 """Models: loading (embedded, tiny, local, hub) and per-family architecture maps."""
 
-from transplant.models.arch import ArchMap
-from transplant.models.families import FAMILIES, UnsupportedFamilyError, arch_for
-from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
-from transplant.models.loading import (
-    ModelLoadError,
-    known_models,
-    load_model,
-    model_config,
-)
+from transplant.lazy import lazy_exports
 
-__all__ = [
-    "FAMILIES", "ArchMap", "ModelLoadError", "UnsupportedFamilyError", "arch_for",
-    "decoder_layers", "fresh_layer", "known_models", "load_model", "model_config",
-    "set_decoder_layers",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ArchMap": "arch",
+    "FAMILIES": "families", "UnsupportedFamilyError": "families", "arch_for": "families",
+    "decoder_layers": "layers", "fresh_layer": "layers", "set_decoder_layers": "layers",
+    "ModelLoadError": "facts", "known_models": "loading", "load_model": "loading",
+    "model_config": "loading",
+})

@@ -15,8 +15,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from transplant.cache import cached_dir
 
 
@@ -91,6 +89,7 @@ def _gguf_path(emb: Embedded, src: Path, scratch: Path) -> Path:
 
 
 def _dequantise(emb: Embedded, src: Path, out: Path) -> None:
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     scratch = out / "_gguf"

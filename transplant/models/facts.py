@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-
-from transformers import PretrainedConfig
+from typing import TYPE_CHECKING
 
 from transplant.config import ModelConfig
 from transplant.models.embedded import EMBEDDED
 from transplant.models.families import FAMILIES, arch_for
-from transplant.models.loading import model_config
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+
+class ModelLoadError(RuntimeError):
+    """A model cannot be found or read (raised by loading, and by reading its facts)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ def model_facts(spec: ModelConfig | str, cache: str | os.PathLike | None = None)
         e = EMBEDDED[spec.name]
         return ModelFacts(spec.name, e.family, e.layers, e.context_length, e.hidden, e.heads,
                           e.kv_heads, e.intermediate, e.vocab)
+    from transplant.models.loading import model_config  # transformers: only for these
+
     return facts_of_config(spec.name, model_config(spec, cache))
 
 

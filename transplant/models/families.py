@@ -7,9 +7,12 @@ in tests/test_families.py then check it.
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from typing import TYPE_CHECKING
 
 from transplant.models.arch import ArchMap
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 # Llama-style decoders share one layout: model.layers.N.{self_attn,mlp}.*_proj.
 _LLAMA_LAYOUT = dict(

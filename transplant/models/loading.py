@@ -20,6 +20,7 @@ from transformers import (
 
 from transplant.config import ModelConfig
 from transplant.models.embedded import EMBEDDED, embedded_model_dir
+from transplant.models.facts import ModelLoadError
 from transplant.models.families import arch_for
 from transplant.models.tiny import TINY_CONFIGS, tiny_model
 from transplant.models.zoo import ZOO_PREFIX, zoo_model_dir
@@ -28,10 +29,6 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 Cache = str | os.PathLike | None  # the cache root (dequantised and zoo models); None: default
-
-
-class ModelLoadError(RuntimeError):
-    pass
 
 
 def known_models() -> list[str]:

@@ -7,24 +7,14 @@ config class and its own key names come from here, so `method=pretrain` needs no
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import (
-    AutoModelForCausalLM,
-    Gemma3TextConfig,
-    GPT2Config,
-    GPTNeoXConfig,
-    LlamaConfig,
-    MistralConfig,
-    PretrainedConfig,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Qwen2Config,
-    Qwen3Config,
-)
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-_LLAMA_LIKE = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config,
-               "qwen3": Qwen3Config, "gemma3": Gemma3TextConfig}
+# family -> transformers model_type of the Llama-style families (one config layout)
+_LLAMA_LIKE = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
+               "gemma3": "gemma3_text"}
 PRETRAIN_FAMILIES = (*_LLAMA_LIKE, "gpt2", "gpt_neox")
 
 
@@ -46,6 +36,8 @@ class ModelRecipe:
 
 
 def recipe_config(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerBase) -> PretrainedConfig:
+    from transformers import AutoConfig
+
     if recipe.family not in PRETRAIN_FAMILIES:
         raise ValueError(f"method.recipe.family={recipe.family!r}: expected one of "
                          f"{', '.join(PRETRAIN_FAMILIES)}")
@@ -56,17 +48,19 @@ def recipe_config(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerBase) -> Pr
                    eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
                    tie_word_embeddings=recipe.tie_embeddings)
     if recipe.family == "gpt2":
-        return GPT2Config(n_embd=recipe.hidden, n_layer=recipe.layers, n_head=recipe.heads,
-                          n_inner=recipe.intermediate, n_positions=recipe.context, **special)
+        return AutoConfig.for_model(
+            "gpt2", n_embd=recipe.hidden, n_layer=recipe.layers, n_head=recipe.heads,
+            n_inner=recipe.intermediate, n_positions=recipe.context, **special)
     if recipe.family == "gpt_neox":
-        return GPTNeoXConfig(hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
-                             num_attention_heads=recipe.heads,
-                             intermediate_size=recipe.intermediate or 4 * recipe.hidden,
-                             max_position_embeddings=recipe.context, **special)
+        return AutoConfig.for_model(
+            "gpt_neox", hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
+            num_attention_heads=recipe.heads,
+            intermediate_size=recipe.intermediate or 4 * recipe.hidden,
+            max_position_embeddings=recipe.context, **special)
     # Gated MLPs at 8/3 x hidden have the parameter count of a 4 x hidden gelu MLP.
     intermediate = recipe.intermediate or 64 * round(8 * recipe.hidden / 3 / 64)
-    return _LLAMA_LIKE[recipe.family](
-        hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
+    return AutoConfig.for_model(
+        _LLAMA_LIKE[recipe.family], hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads, num_key_value_heads=recipe.kv_heads or recipe.heads,
         head_dim=recipe.hidden // recipe.heads, intermediate_size=intermediate,
         max_position_embeddings=recipe.context, **special)
@@ -75,6 +69,9 @@ def recipe_config(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerBase) -> Pr
 def init_model(recipe: ModelRecipe, tokenizer: PreTrainedTokenizerBase,
                seed: int) -> PreTrainedModel:
     """A freshly initialised model of the recipe; the same seed gives the same weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     config = recipe_config(recipe, tokenizer)
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -21,49 +21,7 @@ from transformers import PreTrainedModel
 
 from transplant.models.arch import owner_of
 from transplant.models.families import arch_for
-from transplant.models.layers import decoder_layers, set_decoder_layers
-
-
-def select_layers(n_layers: int, rule: str | Sequence[int] | None) -> list[int]:
-    """Layers by rule: None/"all", a list of indices or "0,5,9", "first:N", "last:N",
-    "even:N" (N evenly spaced, first and last included); N may be a fraction of the layers,
-    "even:1/3" (at least one layer)."""
-    if rule is None or rule == "all":
-        return list(range(n_layers))
-    try:
-        return _select_layers(n_layers, rule)
-    except (ValueError, ZeroDivisionError) as e:  # int() of a malformed rule, N/0
-        if "layer rule" in str(e) or "outside" in str(e):
-            raise
-        raise ValueError(f"layer rule {rule!r}: expected all, first:N, last:N, even:N "
-                         "(N a count or a fraction like 1/3) or indices like 0,5,9") from None
-
-
-def _select_layers(n_layers: int, rule: str | Sequence[int]) -> list[int]:
-    if not isinstance(rule, str):
-        chosen = sorted(set(int(i) for i in rule))
-    elif ":" in rule:
-        kind, _, count = rule.partition(":")
-        if "/" in count:
-            num, _, den = count.partition("/")
-            n = max(1, round(n_layers * int(num) / int(den)))
-        else:
-            n = int(count)
-        if not 0 < n <= n_layers or kind not in ("first", "last", "even"):
-            raise ValueError(f"layer rule {rule!r}: expected first:N, last:N or even:N with "
-                             f"1 <= N <= {n_layers}")
-        if kind == "first":
-            chosen = list(range(n))
-        elif kind == "last":
-            chosen = list(range(n_layers - n, n_layers))
-        else:
-            chosen = sorted({round(i * (n_layers - 1) / max(1, n - 1)) for i in range(n)})
-    else:
-        chosen = sorted(set(int(i) for i in rule.split(",")))
-    bad = [i for i in chosen if not 0 <= i < n_layers]
-    if bad:
-        raise ValueError(f"layers {bad} are outside 0..{n_layers - 1}")
-    return chosen
+from transplant.models.layers import decoder_layers, select_layers, set_decoder_layers
 
 
 def _units_view(t: torch.Tensor, axis: int, interleave: int) -> torch.Tensor:

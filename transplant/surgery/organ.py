@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from transformers import PretrainedConfig, PreTrainedModel
 
 from transplant.atomic import replacing
-from transplant.config import Choice
+from transplant.config import ImplantMode
 from transplant.models.arch import set_path
 from transplant.models.families import arch_for
 from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
@@ -38,12 +38,6 @@ ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_pct", "sli
 
 class OrganError(ValueError):
     """An organ file is damaged, or an organ does not fit a recipient."""
-
-
-
-class ImplantMode(Choice):
-    replace = "replace"  # the organ takes the place of as many recipient layers
-    insert = "insert"  # the organ is added before `position`: the model grows deeper
 
 @dataclass
 class Organ:

@@ -16,8 +16,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from torch import nn
 
 from transplant.config import OptimConfig, TrainerConfig
-from transplant.data.tokens import TokenStream
-from transplant.training.data_module import train_loader
+from transplant.training.data_module import TrainData, train_loader
 from transplant.training.lm_module import CausalLMModule
 from transplant.training.preemption import CheckpointOnSignal, catch_signals, resume_point
 
@@ -37,10 +36,11 @@ class TrainStats:
         return {**out, "resumed_step": self.resumed_step} if self.resumed_step else out
 
 
-def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: TrainerConfig,
+def fit(model: nn.Module, data: TrainData, block_size: int, trainer: TrainerConfig,
         optim: OptimConfig, seed: int, logger: Logger | bool = False,
         resume_dir: Path | None = None, extra_callbacks: list[Callback] = ()) -> TrainStats:
-    """Train `model` (its trainable parameters set by a policy) in place.
+    """Train `model` (its trainable parameters set by a policy) in place, on a token stream (in
+    blocks of `block_size`) or on labelled examples (loss on the answers).
 
     With `resume_dir`, a SIGUSR1/SIGUSR2/SIGTERM saves a checkpoint there at the next step and
     raises `Preempted` (requeueing a SLURM job); a later call with the same arguments resumes
@@ -63,7 +63,7 @@ def fit(model: nn.Module, stream: TokenStream, block_size: int, trainer: Trainer
         root = resume_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         pl_trainer = _trainer(trainer, logger, callbacks, root)
         model.train()
-        pl_trainer.fit(module, train_dataloaders=train_loader(stream, block_size,
+        pl_trainer.fit(module, train_dataloaders=train_loader(data, block_size,
                                                               trainer.batch_size, seed, skip),
                        ckpt_path=str(resume.checkpoint) if resume else None,
                        weights_only=True)  # tensors and plain state only: no pickled code
@@ -87,7 +87,8 @@ def _trainer(trainer: TrainerConfig, logger: Logger | bool, callbacks: list,
         accelerator=trainer.accelerator,
         devices=1,
         logger=logger,
-        log_every_n_steps=trainer.log_every_n_steps,
+        # A run shorter than the interval would log no training loss at all.
+        log_every_n_steps=max(1, min(trainer.log_every_n_steps, trainer.max_steps)),
         enable_progress_bar=trainer.enable_progress_bar,
         enable_checkpointing=False,
         enable_model_summary=False,

@@ -11,6 +11,13 @@ from torch import nn
 
 from transplant.config import OptimConfig
 
+Batch = torch.Tensor | dict[str, torch.Tensor]  # token blocks, or padded labelled examples
+
+
+def tokens_in(batch: Batch) -> int:
+    """Tokens read (padding excluded)."""
+    return int(batch["attention_mask"].sum()) if isinstance(batch, dict) else batch.numel()
+
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
@@ -36,21 +43,23 @@ class CausalLMModule(L.LightningModule):
         self.train_seconds = 0.0
         self._t0 = 0.0
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self.model(input_ids=batch, labels=batch).loss
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        # token blocks predict every token; labelled examples carry their own (masked) labels
+        inputs = batch if isinstance(batch, dict) else {"input_ids": batch, "labels": batch}
+        loss = self.model(**inputs).loss
         if not torch.isfinite(loss):
             raise DivergenceError(f"training loss is {loss.item()} at step {self.global_step}")
-        self.tokens_seen += batch.numel()
+        self.tokens_seen += tokens_in(batch)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def on_train_batch_start(self, batch: torch.Tensor, batch_idx: int) -> None:
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
         self._t0 = time.perf_counter()
 
-    def on_train_batch_end(self, outputs, batch: torch.Tensor, batch_idx: int) -> None:
+    def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
         dt = time.perf_counter() - self._t0
         self.train_seconds += dt
-        self.log("train/tokens_per_s", batch.numel() / dt, prog_bar=True)
+        self.log("train/tokens_per_s", tokens_in(batch) / dt, prog_bar=True)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
     # Counters survive a preemption: a resumed run reports the whole run's tokens and time.

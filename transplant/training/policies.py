@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-
-from torch import nn
-from transformers import PreTrainedModel
+from typing import TYPE_CHECKING
 
 from transplant.config import LoraConfig, Policy, TrainableConfig
 from transplant.models.families import arch_for
+
+if TYPE_CHECKING:
+    from torch import nn
+    from transformers import PreTrainedModel
 
 
 def apply_policy(model: PreTrainedModel, spec: TrainableConfig) -> nn.Module:
