@@ -12,6 +12,14 @@ from transplant.models.tokenizer import byte_tokenizer
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config):
+    # The warnings a run silences (transplant/console.py) are silenced in tests too.
+    from transplant.console import HARMLESS
+
+    for message in HARMLESS:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch, request):
     """Each fast test gets its own cache; slow tests share the repo cache (dequantised models)."""

@@ -59,10 +59,12 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
     # that config errors and --help answer at once.
     import lightning as L
 
+    from transplant.console import quiet_libraries
     from transplant.loggers import finish_logger, make_logger
     from transplant.monitor import PeakMemory
     from transplant.training.preemption import Preempted
 
+    quiet_libraries()
     if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))

@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_implant)
     args = parser.parse_args(argv)
+    from transplant.console import quiet_libraries
     from transplant.surgery.organ import OrganError
+
+    quiet_libraries()
 
     try:
         args.func(args)
