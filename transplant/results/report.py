@@ -22,7 +22,7 @@ import pandas as pd
 
 from transplant.atomic import write_text
 from transplant.results import plots
-from transplant.results.grid import expected_runs
+from transplant.results.grid import expected_runs, read_grid
 from transplant.results.html import Section
 from transplant.results.html import render as render_html
 from transplant.results.plots import numeric_axes
@@ -321,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", action="append", metavar="OVERRIDES",
                         help="the overrides of a launch, e.g. 'method=lora seed=0,1,2' "
                              "(repeatable): points of it without a run record are listed")
+    parser.add_argument("--grid", metavar="FILE",
+                        help="the study's grid file (one launch per line, as experiments/"
+                             "sweep.sh runs it): its points without a run record are listed")
     parser.add_argument("--gap", nargs=2, metavar=("TARGET", "DONOR"),
                         help="gap recovery of every arm between two reference arms, e.g. "
                              "--gap method=zero_shot method=full_ft")
@@ -328,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
+        expect = [*(args.expect or []), *(read_grid(args.grid) if args.grid else [])]
         print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
-                           args.html, args.expect, args.gap))
+                           args.html, expect or None, args.gap))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,43 @@
+"""A study's grid file: experiments/sweep.sh launches it, transplant-report --grid reads it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FAST, REPO
+from transplant.results.grid import expected_runs, read_grid
+from transplant.results.report import main
+
+
+def test_grid_file_skips_comments_and_names_a_bad_line(tmp_path):
+    grid = tmp_path / "grid"
+    grid.write_text("# a study\nmethod=lora seed=0,1  # two seeds\n\nmethod=zero_shot\n")
+    assert read_grid(grid) == ["method=lora seed=0,1", "method=zero_shot"]
+    grid.write_text("method=lora\nmethod.optim.lr=[1,\n")
+    with pytest.raises(ValueError, match=r"grid:2: not a list of Hydra overrides"):
+        read_grid(grid)
+    grid.write_text("# nothing\n")
+    with pytest.raises(ValueError, match="no launch in the grid file"):
+        read_grid(grid)
+
+
+def test_sweep_runs_exactly_the_grid_the_report_expects(tmp_path, capsys):
+    grid = tmp_path / "grid"
+    fast = " ".join(FAST)
+    grid.write_text(f"# tiny study\n{fast} method=zero_shot\n"
+                    f"{fast} method=lora seed=0,1\n")
+    env = {**os.environ, "TRANSPLANT": f"{sys.executable} -m transplant"}
+    subprocess.run(["bash", "experiments/sweep.sh", str(grid), "study=g",
+                    f"paths.outputs={tmp_path / 'out'}"], cwd=REPO, env=env, check=True,
+                   capture_output=True)
+    study = tmp_path / "out" / "g"
+    ran = sorted(p.parent.name for p in study.glob("*/metrics.json"))
+    assert ran == sorted(expected_runs(read_grid(grid))) and len(ran) == 3
+    assert main([str(study), "--grid", str(grid)]) == 0
+    assert "expected grid have no run record" not in capsys.readouterr().out
+    # A point the file adds later is named as never started.
+    grid.write_text(grid.read_text() + f"{fast} method=lora seed=2\n")
+    assert main([str(study), "--grid", str(grid)]) == 0
+    assert "1 point(s) of the expected grid have no run record" in capsys.readouterr().out
