@@ -64,7 +64,8 @@ def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
     for row, seq in enumerate(sequences):
         ids[row, :len(seq)] = torch.tensor(seq)
         mask[row, :len(seq)] = 1
-    return model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+    return logits[:, -ids.size(1):]  # prompt tuning prepends its virtual tokens' logits
 
 
 CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs

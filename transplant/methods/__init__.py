@@ -2,7 +2,7 @@
 
 from hydra.core.config_store import ConfigStore
 
-from transplant.methods import finetune, graft, grow, organ, pretrain, zero_shot
+from transplant.methods import finetune, graft, grow, organ, peft_port, pretrain, zero_shot
 from transplant.methods.method import Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -13,6 +13,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     organ.METHOD,
     grow.METHOD,
     graft.METHOD,
+    peft_port.METHOD,
 )}
 
 

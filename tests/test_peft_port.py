@@ -1,0 +1,102 @@
+"""method=peft_port and its training path: labelled examples, every PEFT kind trains, and the
+study's conditions on real (tiny) runs."""
+
+import json
+
+import pytest
+import torch
+from peft import get_peft_model
+
+from tests.conftest import FAST
+from transplant.config import OptimConfig, TrainerConfig
+from transplant.models import arch_for, load_model
+from transplant.surgery.peft_modules import PeftKind, peft_config
+from transplant.training.data_module import IGNORE, LabelledExamples
+from transplant.training.fit import fit
+
+
+def test_labelled_batch_predicts_only_the_answer_tokens():
+    examples = LabelledExamples([[1, 2, 3], [4]], [[7], [8, 9]], pad_id=0)
+    batch = examples.batch(torch.tensor([1, 0]))
+    assert batch["input_ids"].tolist() == [[4, 8, 9, 0], [1, 2, 3, 7]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]  # padding masked
+    assert batch["labels"].tolist() == [[IGNORE, 8, 9, IGNORE], [IGNORE, IGNORE, IGNORE, 7]]
+
+
+def _task(tokenizer, n=32):
+    """Texts whose one-token label is a function of their first letter."""
+    g = torch.Generator().manual_seed(0)
+    prompts, answers = [], []
+    for i in range(n):
+        letter = "ab"[i % 2]
+        noise = "".join(chr(ord("c") + int(x)) for x in torch.randint(0, 20, (6,), generator=g))
+        prompts.append(tokenizer(f"Text: {letter}{noise}\nSentiment:").input_ids)
+        answers.append(tokenizer("P" if letter == "a" else "N",  # one byte token each
+                                 add_special_tokens=False).input_ids)
+    return LabelledExamples(prompts, answers, pad_id=0)
+
+
+def _answer_loss(model, examples):
+    with torch.no_grad():
+        return model(**examples.batch(torch.arange(len(examples)))).loss.item()
+
+
+@pytest.mark.parametrize("kind", list(PeftKind))
+def test_every_peft_kind_trains_on_labelled_examples(kind):
+    host, tokenizer = load_model("tiny_llama")
+    model = get_peft_model(host, peft_config(kind, arch_for(host.config), r=8,
+                                             virtual_tokens=4))
+    examples = _task(tokenizer)
+    before = _answer_loss(model, examples)
+    fit(model, examples, 32, TrainerConfig(max_steps=30, batch_size=8,
+                                           enable_progress_bar=False),
+        OptimConfig(lr=1e-1, warmup_steps=0), seed=0)
+    after = _answer_loss(model, examples)
+    # The tiny random host's frozen norm and head bound how far a module can move its logits
+    # (the loss floors near 4.6 from 5.7); every kind gets well below where it started.
+    assert after < before - 0.3, (kind, before, after)
+    frozen = [n for n, p in model.named_parameters() if p.requires_grad and "base_layer" in n]
+    assert frozen == []  # only the module trained
+
+
+PORT = [*FAST, "method=peft_port", "data=movie_reviews", "method.origin.data=movie_reviews",
+        "method.val_items=16", "method.module.kind=lora"]
+
+
+def test_ported_to_its_own_host_scores_exactly_as_the_origin(run, tmp_path):
+    # Same host and dataset: before any destination training, the ported module is the
+    # origin module, so its zero-shot predictions equal the origin's, example by example.
+    metrics, run_dir = run([*PORT, "method.condition=ported"])
+    assert metrics["zero_target_acc"] == metrics["origin_acc"]
+    assert metrics["zero_target_n"] == metrics["origin_n"] == metrics["target_n"]
+    zero = json.loads((run_dir / "docs" / "zero_target.json").read_text())
+    assert len(zero["predicted"]) == metrics["target_n"]
+    # The controls get the same module, the same budget and the same evaluation.
+    scratch, _ = run([*PORT, "method.condition=scratch"])
+    sampled, _ = run([*PORT, "method.condition=sampled"])
+    for other in (scratch, sampled):
+        assert other["params_trainable"] == metrics["params_trainable"]
+        assert other["train_tokens"] == metrics["train_tokens"]
+        assert other["target_n"] == metrics["target_n"]
+    assert "zero_target_acc" not in scratch and "zero_target_acc" in sampled
+
+
+def test_origin_module_is_trained_once_and_shared(run, tmp_path):
+    run([*PORT, "method.condition=ported", "paths.cache=" + str(tmp_path / "c")])
+    run([*PORT, "method.condition=sampled", "paths.cache=" + str(tmp_path / "c")])
+    modules = [p for p in (tmp_path / "c" / "peft_modules").iterdir() if p.is_dir()]
+    assert len(modules) == 1
+    config = json.loads((modules[0] / "module" / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
+    assert config["base_model_name_or_path"] is None  # a tiny config: no files to name
+
+
+def test_a_destination_without_labels_or_of_other_shapes_is_refused(run):
+    from transplant.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.domain='python_docs' is invalid: expected a "
+                                          "labelled task"):
+        run([*PORT, "data=python_docs"])
+    with pytest.raises(ConfigError, match="method.origin.model='tiny_gpt2'.*family gpt2 != "
+                                          "llama"):
+        run([*PORT, "method.origin.model=tiny_gpt2"])

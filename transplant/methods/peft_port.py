@@ -1,0 +1,217 @@
+"""peft_port: PEFT portability (Sabry & Belz 2024, "Assessing the Portability of Parameter
+Matrices Trained by Parameter-Efficient Finetuning Methods", arXiv 2401.14228).
+
+One run is one grid point: a PEFT module (`method.module`) trained for a labelled task on an
+origin host and dataset (`method.origin`) is applied to the destination host and dataset (the
+run's `model` and `data.domain`) under one condition:
+  ported   the origin module as it is: scored zero-shot, then trained further on the destination;
+  sampled  control: each origin tensor redrawn from N(its mean, its std), then trained;
+  scratch  control: a freshly initialised module trained on the destination.
+Every condition trains for the same budget (trainer.max_steps x batch_size examples), loss on
+the label word only; scores are label-likelihood accuracy, macro-F1 and the majority-class
+accuracy on the whole test split (and the validation split, for choosing a learning rate). The
+origin module is trained once into the cache and shared by every point that ports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from transplant.atomic import write_json
+from transplant.cache import cached_dir, key_hash
+from transplant.config import Choice, MethodConfig, ModelConfig, check
+from transplant.data.tasks import TASKS, LabelTask
+from transplant.methods.common import DOCS_DIR, load, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts, model_facts
+from transplant.runs import RunContext, result_part
+from transplant.surgery.peft_modules import PeftKind
+from transplant.training.policies import count_parameters
+
+if TYPE_CHECKING:
+    from transplant.data.corpora import Document
+    from transplant.training.data_module import LabelledExamples
+
+MODULE_DIR = "module"
+
+
+class Condition(Choice):
+    ported = "ported"
+    sampled = "sampled"
+    scratch = "scratch"
+
+
+@dataclass
+class ModuleConfig:
+    """The PEFT module (surgery/peft_modules.py)."""
+
+    kind: PeftKind = PeftKind.bottleneck
+    r: int = 16  # LoRA rank, adapter bottleneck width
+    virtual_tokens: int = 16  # prefix and prompt tuning
+    phm_dim: int = 4  # Compacter's Kronecker terms (divides r)
+
+
+@dataclass
+class OriginConfig:
+    """Where the ported module was trained."""
+
+    model: str | None = None  # the origin host; None: the destination host (model.name)
+    data: str = "tweets"  # the origin dataset (a labelled task)
+
+
+@dataclass
+class PeftPortConfig(MethodConfig):
+    name: str = "peft_port"
+    module: ModuleConfig = field(default_factory=ModuleConfig)
+    origin: OriginConfig = field(default_factory=OriginConfig)
+    condition: Condition = Condition.ported
+    val_items: int | None = None  # validation examples scored (None: the whole split)
+
+
+def check_port(cfg: DictConfig, destination: ModelFacts) -> None:
+    tasks = ", ".join(sorted(TASKS))
+    check(cfg.data.domain in TASKS, "data.domain", cfg.data.domain,
+          f"a labelled task for method peft_port: one of {tasks}")
+    check(cfg.method.origin.data in TASKS, "method.origin.data", cfg.method.origin.data,
+          f"one of {tasks}")
+    module = cfg.method.module
+    check(module.r > 0, "method.module.r", module.r, "an integer > 0")
+    check(module.virtual_tokens > 0, "method.module.virtual_tokens", module.virtual_tokens,
+          "an integer > 0")
+    if module.kind == PeftKind.compacter:
+        check(module.phm_dim > 0 and module.r % module.phm_dim == 0, "method.module.phm_dim",
+              module.phm_dim, f"a divisor of method.module.r={module.r}")
+    origin = cfg.method.origin.model
+    if origin is not None and cfg.method.condition != Condition.scratch:
+        facts = model_facts(ModelConfig(origin, trust_remote_code=cfg.model.trust_remote_code),
+                            cfg.paths.cache)
+        mismatches = facts.shape_mismatches(destination)
+        check(not mismatches, "method.origin.model", origin,
+              f"a host of the destination's shapes (origin vs destination: "
+              f"{'; '.join(mismatches)})")
+
+
+def task_docs(task: LabelTask, split: str, cfg: DictConfig, limit: int | None = None
+              ) -> list[Document]:
+    """The task's labelled documents of one split (at most `limit`)."""
+    from transplant.data.corpora import load_corpus
+    from transplant.data.split import split_documents
+
+    return split_documents(load_corpus(task.corpus), cfg.data.validation_permille,
+                           cfg.data.test_permille)[split][:limit]
+
+
+def examples(task: LabelTask, docs: list[Document], tokenizer) -> LabelledExamples:
+    """Each document's prompt and its label's words, as token ids."""
+    from transplant.training.data_module import LabelledExamples
+
+    prompts = [tokenizer(task.template.format(text=d.text)).input_ids for d in docs]
+    answers = [tokenizer(task.label_words[d.label], add_special_tokens=False).input_ids
+               for d in docs]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return LabelledExamples(prompts, answers, pad)
+
+
+def score(model, tokenizer, task: LabelTask, cfg: DictConfig, ctx: RunContext | None,
+          prefix: str, split: str = "test", limit: int | None = None) -> dict[str, Any]:
+    """`<prefix>_acc`, `_f1`, `_majority_acc`, `_n` on one split; with `ctx`, each example's
+    prediction goes to `<run>/docs/<prefix>.json` (paired comparisons over examples)."""
+    from transplant.eval.classify import classification_metrics, classify
+
+    docs = task_docs(task, split, cfg, limit)
+    labels = [d.label for d in docs]
+    predicted = classify(model, tokenizer, [d.text for d in docs], task.label_words,
+                         task.template, calibration=str(cfg.eval.calibration))
+    scores = classification_metrics(predicted, labels, list(task.label_words))
+    if ctx is not None:
+        write_json(ctx.dir / DOCS_DIR / f"{prefix}.json", {
+            "domain": task.corpus, "split": split, "doc_ids": [d.id for d in docs],
+            "predicted": predicted, "labels": labels})
+    return {f"{prefix}_acc": scores["acc"], f"{prefix}_f1": scores["macro_f1"],
+            f"{prefix}_majority_acc": scores["majority_acc"], f"{prefix}_n": scores["n"]}
+
+
+def evaluate(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = ""
+             ) -> dict[str, Any]:
+    task = TASKS[cfg.data.domain]
+    return {**score(model, tokenizer, task, cfg, ctx, f"{prefix}target"),
+            **score(model, tokenizer, task, cfg, ctx, f"{prefix}val_target", "validation",
+                    cfg.method.val_items)}
+
+
+def fresh_module(host, cfg: DictConfig):
+    from peft import get_peft_model
+
+    from transplant.models.families import arch_for
+    from transplant.surgery.peft_modules import peft_config
+
+    m = cfg.method.module
+    return get_peft_model(host, peft_config(str(m.kind), arch_for(host.config), m.r,
+                                            m.virtual_tokens, m.phm_dim))
+
+
+def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
+    """The module trained on the origin host and dataset (once per key, in the cache)."""
+    origin = cfg.method.origin
+    host_name = origin.model or cfg.model.name
+    key = {"host": {**result_part(cfg, "model"), "name": host_name}, "data": origin.data,
+           "split": [cfg.data.validation_permille, cfg.data.test_permille],
+           "module": OmegaConf.to_container(cfg.method.module, enum_to_str=True),
+           "trainer": result_part(cfg, "trainer"),
+           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+
+    def build(out: Path) -> None:
+        from transplant.methods.finetune import save_adapter
+        from transplant.models.loading import model_source
+
+        host, tokenizer = load(cfg, ctx, host_name)
+        model = fresh_module(host, cfg)
+        task = TASKS[origin.data]
+        data = examples(task, task_docs(task, "train", cfg), tokenizer)
+        stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}")
+        spec = ModelConfig(host_name, dtype=cfg.model.dtype, seed=cfg.model.seed)
+        save_adapter(model, out / MODULE_DIR, model_source(spec, ctx.cache))
+        write_json(out / "origin.json", {
+            **stats.as_metrics(),
+            **score(model, tokenizer, TASKS[origin.data], cfg, None, "origin")})
+
+    return cached_dir("peft_modules", key, build, root=ctx.cache)
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    import json
+
+    from transplant.surgery.port import port
+
+    settings = cfg.method
+    host, tokenizer = load(cfg, ctx)
+    params_host = count_parameters(host)[1]
+    metrics: dict[str, Any] = {"condition": str(settings.condition),
+                               "module": str(settings.module.kind),
+                               "origin_model": settings.origin.model or cfg.model.name,
+                               "origin_data": settings.origin.data}
+    if settings.condition == Condition.scratch:
+        model = fresh_module(host, cfg)
+    else:
+        directory = origin_module(cfg, ctx)
+        origin = json.loads((directory / "origin.json").read_text())
+        metrics.update({k if k.startswith("origin") else f"origin_{k}": v
+                        for k, v in origin.items()})
+        sample = cfg.seed if settings.condition == Condition.sampled else None
+        model = port(directory / MODULE_DIR, host, trainable=True, sample_seed=sample)
+        ctx.add_artifact(directory / MODULE_DIR, "peft_module", f"module-{directory.name}")
+        metrics.update(evaluate(model, tokenizer, cfg, ctx, prefix="zero_"))
+    trainable, total = count_parameters(model)
+    task = TASKS[cfg.data.domain]
+    stats = train(model, tokenizer, cfg, ctx,
+                  data=examples(task, task_docs(task, "train", cfg), tokenizer))
+    return {**metrics, "params_trainable": trainable, "params_total": total,
+            "params_host": params_host, **stats.as_metrics(),
+            **evaluate(model, tokenizer, cfg, ctx)}
+
+
+METHOD = Method("peft_port", PeftPortConfig, run, check_port)
