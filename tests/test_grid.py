@@ -41,3 +41,16 @@ def test_sweep_runs_exactly_the_grid_the_report_expects(tmp_path, capsys):
     grid.write_text(grid.read_text() + f"{fast} method=lora seed=2\n")
     assert main([str(study), "--grid", str(grid)]) == 0
     assert "1 point(s) of the expected grid have no run record" in capsys.readouterr().out
+
+
+def test_the_portability_study_config_sweeps_exactly_1440_distinct_points():
+    ids = expected_runs(["experiment=portability_1440"])
+    assert len(ids) == len(set(ids)) == 1440
+    # Each point names its factors: PEFT module, host pair, datasets, condition, seed.
+    assert ids[0] == ("data=tweets,hosts=a_b,method.condition=ported,method.origin.data=tweets,"
+                      "peft=bottleneck,seed=0")
+    # The command line narrows the study's sweep, as Hydra's sweeper does (one seed: 288).
+    assert len(expected_runs(["experiment=portability_1440 seed=0"])) == 288
+    assert len(expected_runs(["experiment=portability_1440 seed=0,1 peft=lora"])) == 144
+    # The small study's sweep replaces the big one's key by key: 4 x 2 x 1 x 1 x 3 x 3.
+    assert len(expected_runs(["experiment=portability_small"])) == 72

@@ -151,3 +151,14 @@ def test_gap_recovery_against_a_hand_computation():
     assert list(gaps["method"]) == ["organ", "organ"]
     # seed 0: log(100/50) / log(100/25) = 0.5; seed 1: no move = 0 (deterministic target)
     assert gaps["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])
+
+
+def test_selection_takes_the_highest_accuracy_and_the_lowest_perplexity():
+    from transplant.results.stats import select
+
+    df = pd.DataFrame({"method": ["a"] * 4, "lr": [1, 1, 2, 2],
+                       "val_target_acc": [0.6, 0.7, 0.5, 0.5],
+                       "val_target_ppl": [10, 12, 9, 9], "seed": [0, 1, 0, 1]})
+    assert select(df, "lr", "val_target_acc").chosen["lr"].tolist() == [1]
+    assert select(df, "lr", "val_target_ppl").chosen["lr"].tolist() == [2]
+    assert "highest" in select(df, "lr", "val_target_acc").rule()

@@ -3,7 +3,8 @@
 A study's grid is a file of launches, `experiments/<study>/grid`: one multirun override list
 per line (`#` starts a comment). `experiments/sweep.sh` launches it and
 `transplant-report --grid` reads the same file, so the two cannot disagree. Each launch is
-expanded the way Hydra's basic sweeper expands a multirun command line; each point's run id
+expanded the way Hydra's basic sweeper expands a multirun command line, including the sweep a
+study config declares (`hydra.sweeper.params` of `experiment=<study>`); each point's run id
 comes from the run contract, as when it ran.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 
 from transplant.runs import identity, run_id
 
@@ -36,12 +38,28 @@ def read_grid(path: str | Path) -> list[str]:
     return launches
 
 
+def config_sweep(overrides: list[Override]) -> list[str]:
+    """The sweep the composed config declares (`hydra.sweeper.params`, e.g. a study config's),
+    as overrides, less the keys the command line sets: as Hydra's basic sweeper combines them."""
+    from hydra import compose, initialize_config_dir
+
+    from transplant.app import CONF_DIR  # registers the schemas compose needs
+
+    fixed = [o.input_line for o in overrides if not o.is_sweep_override()]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        params = compose("config", overrides=fixed, return_hydra_config=True
+                         ).hydra.sweeper.params or {}
+    given = {o.get_key_element() for o in overrides}
+    return [f"{k}={v}" for k, v in params.items() if k not in given]
+
+
 def expected_runs(commands: list[str]) -> list[str]:
     """Run ids of every point of the given multirun override lists (one string per launch)."""
     parser = OverridesParser.create()
     ids = []
     for command in commands:
         parsed = parser.parse_overrides(shlex.split(command))
+        parsed = parser.parse_overrides(config_sweep(parsed)) + parsed
         for batch in BasicSweeper.split_arguments(parsed, None):
             ids += [run_id(identity(job)) for job in batch]
     return list(dict.fromkeys(ids))

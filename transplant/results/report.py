@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a swept override chosen per arm on validation, e.g. "
                              "method.optim.lr")
     parser.add_argument("--by", default="val_target_ppl",
-                        help="the validation metric (lowest wins) for --select")
+                        help="the validation metric for --select (lowest wins; highest for "
+                             "*_acc and *_f1)")
     parser.add_argument("--reference", metavar="KEY=VALUE",
                         help="the arm others are compared with, e.g. method=zero_shot")
     parser.add_argument("--expect", action="append", metavar="OVERRIDES",

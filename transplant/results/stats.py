@@ -66,11 +66,22 @@ class Selection:
                 "(validation split); test metrics are of the chosen value only")
 
 
-def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool = True) -> Selection:
+HIGHER_IS_BETTER = ("_acc", "_f1")  # metric name endings; perplexities, losses: lower
+
+
+def is_lower_better(metric: str) -> bool:
+    return not metric.endswith(HIGHER_IS_BETTER)
+
+
+def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool | None = None
+           ) -> Selection:
     """Per arm, the value of `param` whose runs have the best mean validation metric `by`.
 
     Arms without the parameter (zero-shot) are kept as they are. Test columns are never read.
+    Lower wins unless `by` is an accuracy or F1 (or `lower_is_better` says otherwise).
     """
+    if lower_is_better is None:
+        lower_is_better = is_lower_better(by)
     if not by.startswith("val_"):
         raise ValueError(f"--by {by!r}: selection must use a validation metric (val_*), never "
                          "a test metric")
