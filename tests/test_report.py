@@ -51,3 +51,27 @@ def test_unreadable_status_is_listed_not_fatal(tmp_path):
     (tmp_path / "st" / "r2" / "status.json").write_text(json.dumps({"status": "done"}))
     records = read_study(tmp_path / "st")
     assert [r for r, _ in records.incomplete] == ["r1", "r2"]  # r2: done but no metrics.json
+
+
+def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
+    from transplant.results.plots import categorical_axes, grouped_bars
+
+    rows = []
+    for peft in ("lora", "prefix"):
+        for condition, base in (("ported", 0.8), ("scratch", 0.6), ("sampled", 0.55)):
+            for seed in (0, 1, 2):
+                rows.append({"peft": peft, "method.condition": condition, "seed": seed,
+                             "target_acc": base + 0.01 * seed + (0.05 if peft == "lora" else 0),
+                             "target_majority_acc": 0.51})
+    df = pd.DataFrame(rows)
+    assert categorical_axes(df, ["peft", "method.condition"]) == ["peft", "method.condition"]
+    fig = grouped_bars(df, "target_acc", ["peft"], "method.condition")
+    ax = fig.axes[0]
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    expected = sorted(round(v, 6) for v in
+                      df.groupby(["peft", "method.condition"])["target_acc"].mean())
+    assert heights == expected  # one bar per cell: the mean over seeds
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lora", "prefix"]
+    assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] \
+        == [0.51]
+    assert ax.get_ylabel() == "target test accuracy"

@@ -2,6 +2,8 @@
 
 - a metric against a numeric axis the study sweeps (organ position, graft K, learning rate...),
   one line per arm with its 95% t-interval band over seeds;
+- grouped bars with 95% intervals over the categorical axes it sweeps (portability: PEFT
+  module x condition), the majority-class accuracy drawn where it is one number;
 - the frontier: target against retention perplexity, one point per arm and value;
 - training-loss curves from the runs' CSV logs.
 
@@ -26,7 +28,14 @@ from transplant.results.stats import summarize  # noqa: E402
 LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
           "retention-domain test perplexity", "val_target_ppl": "target validation perplexity",
           "method.optim.lr": "learning rate", "method.organ.position": "implant position (layer)",
-          "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha"}
+          "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha",
+          "target_acc": "target test accuracy", "val_target_acc": "target validation accuracy",
+          "target_f1": "target test macro-F1", "method.condition": "condition"}
+HEADLINES = ("target_ppl", "target_acc")  # a study's main metric: the first its runs have
+
+
+def headline(df: pd.DataFrame) -> str | None:
+    return next((m for m in HEADLINES if m in df), None)
 
 
 def label(key: str) -> str:
@@ -48,6 +57,56 @@ def numeric_axes(df: pd.DataFrame) -> list[str]:
         if values.notna().all():
             out.append(c)
     return out
+
+
+def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
+    """Arm columns that vary and are not numbers: candidate groups and bars."""
+    return [a for a in arms if a in df and a not in numeric_axes(df)
+            and df[a].nunique(dropna=True) >= 2]
+
+
+def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) -> Figure:
+    """Mean of `metric` over seeds per (group, bar), with 95% t-interval error bars; the mean
+    majority-class accuracy as a dashed line where all runs share it (one test split)."""
+    summary = summarize(df, [metric], [*groups, bars])
+    names = sorted(summary[bars].dropna().unique())
+    keys = summary[groups].drop_duplicates().sort_values(groups) if groups else None
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(summary)), 4))
+    n_groups = 1 if keys is None else len(keys)
+    for j, name in enumerate(names):
+        rows = summary[summary[bars] == name]
+        heights, errors = [], [[], []]
+        for i in range(n_groups):
+            match = rows if keys is None else rows.merge(keys.iloc[[i]], on=groups)
+            mean = match[f"{metric}_mean"].iloc[0] if len(match) else float("nan")
+            low = match[f"{metric}_ci_low"].iloc[0] if len(match) else float("nan")
+            high = match[f"{metric}_ci_high"].iloc[0] if len(match) else float("nan")
+            heights.append(mean)
+            errors[0].append(0 if pd.isna(low) else mean - low)
+            errors[1].append(0 if pd.isna(high) else high - mean)
+        x = [i + (j - (len(names) - 1) / 2) * width for i in range(n_groups)]
+        ax.bar(x, heights, width, yerr=errors, capsize=3,
+               label=str(name) if keys is not None else None)
+    majority = metric.replace("_acc", "_majority_acc")
+    if metric.endswith("_acc") and majority in df and df[majority].nunique() == 1:
+        ax.axhline(df[majority].iloc[0], ls="--", color="grey", lw=1, label="majority class")
+    if keys is not None:
+        ax.set_xticks(range(n_groups))
+        ax.set_xticklabels([", ".join(str(v) for v in row) for row in keys.values],
+                           rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel(", ".join(label(g) for g in groups))
+        ax.legend(title=label(bars), fontsize=8)
+    else:  # one group: each bar is named on the axis
+        ax.set_xticks([(j - (len(names) - 1) / 2) * width for j in range(len(names))])
+        ax.set_xticklabels([str(n) for n in names], fontsize=8)
+        ax.set_xlabel(label(bars))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)  # the majority-class line
+    ax.set_ylabel(label(metric))
+    ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) -> Figure:

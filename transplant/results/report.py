@@ -245,12 +245,24 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
 def _figures(study_dir: Path, df: pd.DataFrame, chosen: pd.DataFrame, arms: list[str],
              select_param: str | None, two_domains: bool, out: Path) -> list[Section]:
     figs = []
+    metric = plots.headline(df)
+    if metric is None:
+        return figs
     for axis in numeric_axes(df):
         others = arm_columns(df, exclude=(axis,))
-        fig = plots.metric_vs_axis(df, axis, "target_ppl", others)
-        name = f"target_ppl_vs_{axis.replace('.', '_')}"
-        figs.append(Section(f"Target perplexity against {plots.label(axis)}",
+        fig = plots.metric_vs_axis(df, axis, metric, others)
+        name = f"{metric}_vs_{axis.replace('.', '_')}"
+        figs.append(Section(f"{plots.label(metric)} against {plots.label(axis)}",
                             png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
+    categorical = plots.categorical_axes(chosen, arms)
+    if categorical:  # bars by condition where the study has one, grouped by the rest
+        bars = "method.condition" if "method.condition" in categorical else categorical[-1]
+        groups = [a for a in categorical if a != bars]
+        name = f"{metric}_bars"
+        figs.append(Section(f"{plots.label(metric)} by {plots.label(bars)}",
+                            png=plots.save(plots.grouped_bars(chosen, metric, groups, bars),
+                                           out / name),
+                            text=f"figures/{name}.png/.pdf (the reported runs)"))
     if two_domains:
         keys = [*arm_columns(df, exclude=(select_param,) if select_param else ()),
                 *([select_param] if select_param and select_param in df else [])]
