@@ -47,6 +47,24 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     assert again["reused"] is True and again["target_ppl"] == metrics["target_ppl"]
 
 
+def test_continued_pretraining_starts_from_the_init_models_weights(run, tmp_path,
+                                                                  monkeypatch):
+    # From tiny_llama (seed 0): the zoo entry has its shape and tokenizer, not the recipe's,
+    # and its weights moved away from the init's by training.
+    metrics, _ = run([*TINY, "method.recipe.name=sib", "method.recipe.init=tiny_llama",
+                      "method.recipe.corpora=[python_docs]"])
+    assert metrics["reused"] is False and metrics["train_tokens"] == 3 * 2 * 32
+    monkeypatch.setenv("TRANSPLANT_CACHE", str(tmp_path / "out" / "cache"))
+    sibling, _ = load_model("zoo/sib")
+    init, _ = load_model("tiny_llama")
+    assert sibling.config.hidden_size == init.config.hidden_size == 64  # not the recipe's 32
+    moved = [n for n, p in init.named_parameters()
+             if not torch.equal(p, sibling.get_parameter(n))]
+    assert moved and len(moved) == len(list(init.named_parameters()))  # every weight trained
+    key = json.loads((tmp_path / "out" / "cache" / "zoo" / "sib" / "key.json").read_text())
+    assert key["init"]["name"] == "tiny_llama"
+
+
 def test_the_mix_actually_drawn_is_measured_and_short_shares_warned(tmp_path, caplog):
     # fortunes' train split is small (~72k bytes; the tiny tokenizer reads bytes): asked for
     # half of a 200k-token budget it falls short, and the mix says what the model really sees.

@@ -43,6 +43,9 @@ class RecipeConfig(ModelRecipe):
 
     name: str = "unnamed"
     tokenizer: str = "smollm2_135m"  # borrowed from an embedded (or any) model
+    # Continued pretraining: start from this model's weights; its shape and tokenizer then
+    # replace the recipe's (family, layers, hidden, ... and tokenizer are not read).
+    init: str | None = None
     corpora: list[str] = field(default_factory=lambda: ["python_code", "python_docs"])
 
 
@@ -107,14 +110,19 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     recipe = ModelRecipe(**{f.name: settings[f.name] for f in fields(ModelRecipe)})
     corpora = list(settings.corpora)
     key = {"recipe": recipe.as_dict(), "tokenizer": settings.tokenizer, "corpora": corpora,
+           **({"init": {**result_part(cfg, "model"), "name": settings.init}}
+              if settings.init else {}),
            "train_tokens": token_budget(cfg), "block_size": cfg.data.block_size,
            "seed": cfg.seed, "optim": OmegaConf.to_container(cfg.method.optim),
            "trainer": result_part(cfg, "trainer")}
-    tokenizer = load_tokenizer(settings.tokenizer, ctx.cache)
     stats: dict[str, Any] = {}
 
     def build(out) -> None:
-        model = init_model(recipe, tokenizer, cfg.seed)
+        if settings.init:  # continued pretraining
+            model, tokenizer = load(cfg, ctx, settings.init)
+        else:
+            tokenizer = load_tokenizer(settings.tokenizer, ctx.cache)
+            model = init_model(recipe, tokenizer, cfg.seed)
         stream, mix = mixed_stream(cfg, ctx, corpora, "train", tokenizer, token_budget(cfg))
         stats.update(mix)
         stats.update(train(model, tokenizer, cfg, ctx, data=stream,
