@@ -38,11 +38,17 @@ def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
             overrides += ["method.recipe.tokenizer=tiny_llama", "method.recipe.hidden=32"]
         if name == "graft":  # accuracy on a few tweets, not the whole test split
             overrides += ["method.graft.accuracy_items=16", "method.graft.workload_size=8"]
+        if name == "peft_port":  # the tiny model on both sides; a few examples scored
+            overrides += ["model.name=tiny_llama", "method.origin.model=null",
+                          "method.test_items=16", "method.val_items=16"]
         metrics, run_dir = run(overrides, study=path.stem)
         assert metrics is not None and (run_dir / "metrics.json").exists()
         cfg = compose_cfg([*FAST, *overrides])
         trains = cfg.method.name not in ("zero_shot", "graft")  # graft is training-free
-        assert metrics["train_tokens"] == (cfg.trainer.batch_size * 32 if trains else 0)
+        if cfg.method.name == "peft_port":  # labelled examples: their tokens, unpadded
+            assert metrics["train_steps"] == 1 and metrics["train_tokens"] > 0
+        else:
+            assert metrics["train_tokens"] == (cfg.trainer.batch_size * 32 if trains else 0)
 
 
 @pytest.mark.parametrize("override,message", [

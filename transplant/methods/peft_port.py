@@ -70,6 +70,7 @@ class PeftPortConfig(MethodConfig):
     origin: OriginConfig = field(default_factory=OriginConfig)
     condition: Condition = Condition.ported
     val_items: int | None = None  # validation examples scored (None: the whole split)
+    test_items: int | None = None  # test examples scored (None: the whole split, as reported)
 
 
 def check_port(cfg: DictConfig, destination: ModelFacts) -> None:
@@ -138,7 +139,8 @@ def score(model, tokenizer, task: LabelTask, cfg: DictConfig, ctx: RunContext | 
 def evaluate(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = ""
              ) -> dict[str, Any]:
     task = TASKS[cfg.data.domain]
-    return {**score(model, tokenizer, task, cfg, ctx, f"{prefix}target"),
+    return {**score(model, tokenizer, task, cfg, ctx, f"{prefix}target", "test",
+                    cfg.method.test_items),
             **score(model, tokenizer, task, cfg, ctx, f"{prefix}val_target", "validation",
                     cfg.method.val_items)}
 
@@ -177,7 +179,8 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
         save_adapter(model, out / MODULE_DIR, model_source(spec, ctx.cache))
         write_json(out / "origin.json", {
             **stats.as_metrics(),
-            **score(model, tokenizer, TASKS[origin.data], cfg, None, "origin")})
+            **score(model, tokenizer, TASKS[origin.data], cfg, None, "origin", "test",
+                    cfg.method.test_items)})
 
     return cached_dir("peft_modules", key, build, root=ctx.cache)
 
