@@ -1,0 +1,128 @@
+"""Theseus transport: exact on identical models, recovers a hidden rotation of the residual
+stream, gives the target's shapes across widths, refuses too little calibration."""
+
+import copy
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig
+
+from transplant.surgery.transport import (
+    TransportError,
+    apply_task_vector,
+    layer_match,
+    task_vector,
+    transport,
+)
+
+READS = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj")  # read the residual stream
+WRITES = ("o_proj", "down_proj")  # write it
+
+
+def _llama(hidden=32, layers=2, seed=0):
+    """A tiny Llama with unit norm weights (so that its residual stream can be rotated without
+    changing its function) and untied embeddings."""
+    config = LlamaConfig(vocab_size=257, hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         tie_word_embeddings=False, max_position_embeddings=128)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+    return model
+
+
+def _finetuned(model, seed=1):
+    tuned = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if name.startswith("model.layers.") and name.endswith("proj.weight"):
+                p.add_(0.02 * torch.randn(p.shape, generator=g))
+    return tuned
+
+
+def _rotated(model, q):
+    """The same function with its residual stream h replaced by q h."""
+    out = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, p in out.named_parameters():
+            if name == "model.embed_tokens.weight" or name == "lm_head.weight" \
+                    or name.endswith(tuple(f"{r}.weight" for r in READS)):
+                p.copy_(p @ q.T)
+            elif name.endswith(tuple(f"{w}.weight" for w in WRITES)):
+                p.copy_(q @ p)
+    return out
+
+
+def _ids(n=16, seq=32, seed=2):
+    return torch.randint(0, 257, (n, seq), generator=torch.Generator().manual_seed(seed))
+
+
+def test_identical_models_transport_the_task_vector_unchanged():
+    source = _llama()
+    tau = task_vector(_finetuned(source), source)
+    moved = transport(tau, source, copy.deepcopy(source), _ids())
+    assert moved.keys() == {k for k in tau if k.startswith("model.layers.") and "proj" in k}
+    for key, value in moved.items():
+        assert torch.allclose(value, tau[key], atol=1e-7), key
+
+
+def test_a_rotated_residual_stream_is_recovered():
+    source = _llama()
+    q, _ = torch.linalg.qr(torch.randn(32, 32, generator=torch.Generator().manual_seed(5)))
+    target = _rotated(source, q)
+    ids = _ids()
+    assert torch.allclose(source(input_ids=ids).logits, target(input_ids=ids).logits,
+                          atol=1e-4)  # the rotated model computes the same function
+    tau = task_vector(_finetuned(source), source)
+    moved = transport(tau, source, target, ids)
+    for key, value in moved.items():
+        expected = tau[key] @ q.T if key.endswith(tuple(f"{r}.weight" for r in READS)) \
+            else q @ tau[key]
+        assert torch.allclose(value, expected, atol=1e-5), key
+    # and so the rotated fine-tuned model is the fine-tuned source, rotated
+    apply_task_vector(target, moved, 1.0)
+    tuned = _finetuned(source)
+    assert torch.allclose(target(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("widths", [(32, 48), (48, 32)], ids=["widening", "narrowing"])
+def test_other_widths_give_the_targets_shapes_and_alpha_zero_changes_nothing(widths):
+    source, target = _llama(widths[0], layers=2), _llama(widths[1], layers=3, seed=4)
+    tau = task_vector(_finetuned(source), source)
+    moved = transport(tau, source, target, _ids(n=24))
+    params = dict(target.named_parameters())
+    assert len(moved) == 3 * 7  # every projection of every target layer
+    assert all(v.shape == params[k].shape for k, v in moved.items())
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    apply_task_vector(target, moved, 0.0)
+    assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items())
+    apply_task_vector(target, moved, 0.5)
+    key = "model.layers.1.mlp.down_proj.weight"
+    assert torch.allclose(params[key], before[key] + 0.5 * moved[key])
+
+
+def test_layers_are_matched_by_relative_depth():
+    assert layer_match(4, 4) == [0, 1, 2, 3]
+    assert layer_match(4, 2) == [0, 3]
+    assert layer_match(2, 5) == [0, 0, 0, 1, 1]  # round half to even at the middle
+
+
+def test_too_little_calibration_is_refused_with_the_reason():
+    source = _llama()
+    tau = task_vector(_finetuned(source), source)
+    with pytest.raises(TransportError, match=r"calibration set has 40 tokens, fewer than the "
+                                             r"widest aligned space \(64\)"):
+        transport(tau, source, source, _ids(n=2, seq=20))
+
+
+def test_a_task_vector_that_does_not_fit_changes_nothing():
+    model = _llama()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(TransportError, match="model.layers.0.mlp.up_proj.weight: tau"):
+        apply_task_vector(model, {"model.layers.0.mlp.down_proj.weight": torch.ones(32, 64),
+                                  "model.layers.0.mlp.up_proj.weight": torch.ones(3, 3)}, 1.0)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

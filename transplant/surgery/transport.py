@@ -1,0 +1,166 @@
+"""Theseus: carry a task vector to a model of another width, in closed form (Rinaldi et al.
+2026, "Transporting Task Vectors across Different Architectures without Training").
+
+For each linear layer of the target B, matched to a layer of the source A by relative depth:
+both models read the same calibration tokens; for the layer's input space and its output space,
+C = X_A^T X_B (optionally centred, optionally partially whitened:
+(X_A^T X_A + eps I)^-p C (X_B^T X_B + eps I)^-p), C = U S V^T, T = U V^T (d_A x d_B); then
+dW_B = T_out^T dW_A T_in in nn.Linear's [out, in] layout and db_B = db_A T_out.
+
+Departure from the paper's per-layer description: an up-projection's output (gate/up, GPT-2's
+c_fc) has rank at most its input width, so C is singular there and U V^T is arbitrary on its
+null space. That space, the MLP's intermediate space, is aligned once, on the down-projection's
+input (after the non-linearity), where the activations span it, and the same T serves the
+layers that write it (gate, up) and the one that reads it (down).
+
+Embeddings and norms are not transported. Statistics are streamed (analysis/paired.py): memory
+grows with the widths, not with the calibration set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from transplant.analysis.paired import PairedMoments, Space, paired_moments
+from transplant.models.families import arch_for
+from transplant.models.layers import decoder_layers
+
+Tau = dict[str, torch.Tensor]
+
+
+class TransportError(ValueError):
+    """Two models, a task vector or a calibration set that transport cannot work with."""
+
+
+def task_vector(finetuned: nn.Module, pretrained: nn.Module) -> Tau:
+    """tau = theta_finetuned - theta_pretrained, for every floating-point parameter."""
+    ft, pre = dict(finetuned.named_parameters()), dict(pretrained.named_parameters())
+    if ft.keys() != pre.keys():
+        raise TransportError(f"the two models differ in their parameters: "
+                             f"{sorted(ft.keys() ^ pre.keys())[:5]}")
+    return {k: (ft[k] - pre[k]).detach().clone() for k in pre if pre[k].is_floating_point()}
+
+
+@torch.no_grad()
+def apply_task_vector(model: nn.Module, tau: Tau, alpha: float) -> nn.Module:
+    """theta + alpha * tau, in place; a key or shape `model` lacks is an error (nothing is
+    changed then). alpha = 0 leaves the model bit-identical."""
+    params = dict(model.named_parameters())
+    problems = [f"{k}: no such parameter" for k in tau if k not in params]
+    problems += [f"{k}: tau {list(v.shape)} != parameter {list(params[k].shape)}"
+                 for k, v in tau.items() if k in params and v.shape != params[k].shape]
+    if problems:
+        raise TransportError("task vector does not fit the model: " + "; ".join(problems[:5]))
+    if alpha != 0:
+        for k, v in tau.items():
+            params[k].add_(v.to(params[k].dtype), alpha=alpha)
+    return model
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """A target linear layer, its source layer, and the space pairs aligning its sides."""
+
+    target: str
+    source: str
+    inputs: tuple[Space, Space]
+    outputs: tuple[Space, Space]
+
+
+def layer_match(n_source: int, n_target: int) -> list[int]:
+    """The source layer of each target layer, by relative depth (first to first, last to
+    last, nearest in between)."""
+    if n_target == 1:
+        return [0]
+    return [round(j * (n_source - 1) / (n_target - 1)) for j in range(n_target)]
+
+
+def transport_plan(source: nn.Module, target: nn.Module) -> list[LinearPlan]:
+    arch_a, arch_b = arch_for(source.config), arch_for(target.config)
+    if arch_a.family != arch_b.family:
+        raise TransportError(f"source is {arch_a.family}, target is {arch_b.family}: transport "
+                             "maps layers of one family")
+    if arch_a.moe or "qkv" in arch_a.attention:
+        raise TransportError(f"transport of {arch_a.family} (fused or expert projections) is "
+                             "not supported yet")
+    roles = {**arch_a.attention, **arch_a.mlp}
+    down = arch_a.mlp["down"]
+    plan = []
+    match = layer_match(len(decoder_layers(source)), len(decoder_layers(target)))
+    for j, i in enumerate(match):
+        s_layer, t_layer = f"{arch_a.layers}.{i}", f"{arch_b.layers}.{j}"
+        for role, path in roles.items():
+            s, t = f"{s_layer}.{path}", f"{t_layer}.{path}"
+            if role in ("gate", "up"):  # their outputs: the intermediate space, after the act
+                out = (Space(f"{s_layer}.{down}", "in"), Space(f"{t_layer}.{down}", "in"))
+            else:
+                out = (Space(s, "out"), Space(t, "out"))
+            plan.append(LinearPlan(t, s, (Space(s, "in"), Space(t, "in")), out))
+    return plan
+
+
+def _key(pair: tuple[Space, Space]) -> str:
+    return " | ".join(f"{s.module}:{s.side}" for s in pair)
+
+
+def _width(model: nn.Module, space: Space) -> int:
+    w = model.get_submodule(space.module).weight
+    conv1d = arch_for(model.config).conv1d  # GPT-2's Conv1D stores (in, out)
+    in_dim, out_dim = (w.shape[0], w.shape[1]) if conv1d else (w.shape[1], w.shape[0])
+    return in_dim if space.side == "in" else out_dim
+
+
+def _inverse_power(gram: torch.Tensor, power: float, eps: float) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(gram)
+    values = values.clamp_min(0) + eps * values.clamp_min(0).mean()
+    return vectors @ torch.diag(values ** -power) @ vectors.T
+
+
+def alignment(m: PairedMoments, center: bool = False, whiten_power: float = 0.0,
+              eps: float = 1e-4) -> torch.Tensor:
+    """T = U V^T (d_A x d_B, float64) of the (centred, partially whitened) cross-moment."""
+    c = m.cross(center)
+    if whiten_power:
+        c = (_inverse_power(m.gram("a", center), whiten_power, eps) @ c
+             @ _inverse_power(m.gram("b", center), whiten_power, eps))
+    u, _, vh = torch.linalg.svd(c, full_matrices=False)
+    return u @ vh
+
+
+def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Module,
+              calibration_ids: torch.Tensor, *, center: bool = False,
+              whiten_power: float = 0.0, batch_size: int = 8) -> Tau:
+    """tau_a (keyed like the source's parameters) carried to the target: a task vector keyed
+    like the target's parameters, for its attention and MLP linear layers.
+    calibration_ids: LongTensor [n, seq] of tokens both models read (no padding)."""
+    if not 0.0 <= whiten_power <= 0.5:
+        raise TransportError(f"whiten_power={whiten_power}: expected a number in [0, 0.5]")
+    plan = transport_plan(source_pretrained, target_pretrained)
+    pairs = {_key(p): p for lp in plan for p in (lp.inputs, lp.outputs)}
+    widest = max(max(_width(source_pretrained, a), _width(target_pretrained, b))
+                 for a, b in pairs.values())
+    rows = calibration_ids.numel()
+    if rows < widest:
+        raise TransportError(
+            f"the calibration set has {rows} tokens, fewer than the widest aligned space "
+            f"({widest}): C = X_A^T X_B then has rank at most {rows} and U V^T is arbitrary on "
+            f"the rest. Give at least {widest} tokens (several times more is better)")
+    moments = paired_moments(source_pretrained, target_pretrained, pairs, calibration_ids,
+                             batch_size, second_moments=whiten_power > 0)
+    maps = {name: alignment(m, center, whiten_power) for name, m in moments.items()}
+    conv1d = arch_for(target_pretrained.config).conv1d
+    out: Tau = {}
+    for lp in plan:
+        t_in, t_out = maps[_key(lp.inputs)], maps[_key(lp.outputs)]
+        weight = tau_a.get(f"{lp.source}.weight")
+        if weight is not None:
+            w = weight.double().T if conv1d else weight.double()  # [out, in]
+            w_b = t_out.T @ w @ t_in
+            out[f"{lp.target}.weight"] = (w_b.T if conv1d else w_b).to(weight.dtype)
+        bias = tau_a.get(f"{lp.source}.bias")
+        if bias is not None:
+            out[f"{lp.target}.bias"] = (bias.double() @ t_out).to(bias.dtype)
+    return out
