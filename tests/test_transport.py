@@ -126,3 +126,55 @@ def test_a_task_vector_that_does_not_fit_changes_nothing():
         apply_task_vector(model, {"model.layers.0.mlp.down_proj.weight": torch.ones(32, 64),
                                   "model.layers.0.mlp.up_proj.weight": torch.ones(3, 3)}, 1.0)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gpt_neox"])
+def test_fused_projections_transport_unchanged_between_identical_models(name):
+    from transplant.models import load_model
+
+    source, _ = load_model(name)
+    tau = task_vector(_finetuned_any(source), source)
+    moved = transport(tau, source, copy.deepcopy(source), _ids())
+    assert moved and all(torch.allclose(v, tau[k], atol=1e-7) for k, v in moved.items())
+
+
+def _finetuned_any(model, seed=1):
+    tuned = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if ".layers." in name or ".h." in name:
+                p.add_(0.02 * torch.randn(p.shape, generator=g))
+    return tuned
+
+
+def test_permuted_attention_heads_are_found_in_a_fused_per_head_projection():
+    # GPT-NeoX fuses q, k, v per head: [q_h | k_h | v_h]. Permuting the heads (the rows of
+    # query_key_value in blocks of 3 x head_dim, the columns of dense in blocks of head_dim)
+    # keeps the function; transport must return tau permuted the same way.
+    from transplant.models import load_model
+
+    source, _ = load_model("tiny_gpt_neox")
+    heads, hidden = source.config.num_attention_heads, source.config.hidden_size
+    hd, perm = hidden // heads, [2, 0, 3, 1]
+
+    def permute(t, key):
+        if key.endswith("query_key_value.weight"):
+            return t.view(heads, 3 * hd, -1)[perm].reshape(t.shape)
+        if key.endswith("query_key_value.bias"):
+            return t.view(heads, 3 * hd)[perm].reshape(t.shape)
+        if key.endswith("attention.dense.weight"):
+            return t.view(t.size(0), heads, hd)[:, perm].reshape(t.shape)
+        return t
+
+    target = copy.deepcopy(source)
+    with torch.no_grad():
+        for key, p in target.named_parameters():
+            p.copy_(permute(p.clone(), key))
+    ids = _ids()
+    assert torch.allclose(source(input_ids=ids).logits, target(input_ids=ids).logits,
+                          atol=1e-4)
+    tau = task_vector(_finetuned_any(source), source)
+    moved = transport(tau, source, target, ids)
+    for key, value in moved.items():
+        assert torch.allclose(value, permute(tau[key], key), atol=1e-5), key

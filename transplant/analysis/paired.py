@@ -19,10 +19,12 @@ Side = Literal["in", "out"]
 
 @dataclass(frozen=True)
 class Space:
-    """One activation space: the input or the output of a module, by its path."""
+    """One activation space: the input or the output of a module, by its path; `index`: only
+    these channels (one part of a fused projection's output)."""
 
     module: str
     side: Side
+    index: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -100,7 +102,8 @@ def _capture(model: nn.Module, spaces: set[Space], batch: torch.Tensor
     def hook(name: str):
         def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             for space in wanted[name]:
-                out[space] = _rows(args[0] if space.side == "in" else output)
+                rows = _rows(args[0] if space.side == "in" else output)
+                out[space] = rows if space.index is None else rows[:, list(space.index)]
         return record
 
     handles = [modules[name].register_forward_hook(hook(name)) for name in wanted]

@@ -35,6 +35,9 @@ class ArchMap:
     per_layer_config_keys: tuple[str, ...] = ()  # config lists with one entry per layer
     pos_embed: str | None = None
     conv1d: bool = False  # GPT-2 style Conv1D: weight is (in, out), not nn.Linear's (out, in)
+    # How a fused attention "qkv" projection lays out its output: "blocks" [q | k | v] (GPT-2),
+    # "heads" [q_h | k_h | v_h] per head (GPT-NeoX); None: separate projections.
+    fused_qkv: str | None = None
     lora_targets: tuple[str, ...] = field(default=())  # module names peft's LoRA targets
     causal: bool = True  # a decoder LM (AutoModelForCausalLM); False: an encoder (AutoModel)
     post_norm: bool = False  # layer norm after the residual add (BERT), not before

@@ -62,6 +62,7 @@ GPT2 = ArchMap(
     layer_index_attrs=("attn.layer_idx",),
     intermediate_key="n_inner",
     conv1d=True,
+    fused_qkv="blocks",
     lora_targets=("c_attn", "c_proj"),
 )
 
@@ -76,6 +77,7 @@ GPT_NEOX = ArchMap(
     mlp={"up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"},
     num_layers_key="num_hidden_layers",
     layer_index_attrs=("attention.layer_idx",),
+    fused_qkv="heads",
     lora_targets=("query_key_value", "dense"),
 )
 

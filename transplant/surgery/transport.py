@@ -60,14 +60,18 @@ def apply_task_vector(model: nn.Module, tau: Tau, alpha: float) -> nn.Module:
     return model
 
 
+Pair = tuple[Space, Space]  # a space of the source and the matching one of the target
+
+
 @dataclass(frozen=True)
 class LinearPlan:
-    """A target linear layer, its source layer, and the space pairs aligning its sides."""
+    """A target linear layer, its source layer, and the space pairs aligning its sides (the
+    output of a fused q/k/v projection in three parts, aligned each on its own)."""
 
     target: str
     source: str
-    inputs: tuple[Space, Space]
-    outputs: tuple[Space, Space]
+    inputs: Pair
+    outputs: tuple[Pair, ...]
 
 
 def layer_match(n_source: int, n_target: int) -> list[int]:
@@ -83,9 +87,8 @@ def transport_plan(source: nn.Module, target: nn.Module) -> list[LinearPlan]:
     if arch_a.family != arch_b.family:
         raise TransportError(f"source is {arch_a.family}, target is {arch_b.family}: transport "
                              "maps layers of one family")
-    if arch_a.moe or "qkv" in arch_a.attention:
-        raise TransportError(f"transport of {arch_a.family} (fused or expert projections) is "
-                             "not supported yet")
+    if arch_a.moe:
+        raise TransportError(f"transport of {arch_a.family}'s experts is not supported")
     roles = {**arch_a.attention, **arch_a.mlp}
     down = arch_a.mlp["down"]
     plan = []
@@ -95,18 +98,52 @@ def transport_plan(source: nn.Module, target: nn.Module) -> list[LinearPlan]:
         for role, path in roles.items():
             s, t = f"{s_layer}.{path}", f"{t_layer}.{path}"
             if role in ("gate", "up"):  # their outputs: the intermediate space, after the act
-                out = (Space(f"{s_layer}.{down}", "in"), Space(f"{t_layer}.{down}", "in"))
+                out = ((Space(f"{s_layer}.{down}", "in"), Space(f"{t_layer}.{down}", "in")),)
+            elif role == "qkv":  # split for alignment, re-fused in transport
+                out = tuple(zip(_qkv_spaces(source, s, arch_a.fused_qkv),
+                                _qkv_spaces(target, t, arch_a.fused_qkv), strict=True))
             else:
-                out = (Space(s, "out"), Space(t, "out"))
+                out = ((Space(s, "out"), Space(t, "out")),)
             plan.append(LinearPlan(t, s, (Space(s, "in"), Space(t, "in")), out))
     return plan
 
 
-def _key(pair: tuple[Space, Space]) -> str:
-    return " | ".join(f"{s.module}:{s.side}" for s in pair)
+def _qkv_spaces(model: nn.Module, path: str, layout: str | None) -> list[Space]:
+    """The q, k and v parts of a fused projection's output."""
+    width = _width(model, Space(path, "out"))
+    d = width // 3
+    if layout == "blocks":  # [q | k | v]
+        parts = [range(i * d, (i + 1) * d) for i in range(3)]
+    elif layout == "heads":  # [q_h | k_h | v_h] for each head h
+        heads = model.config.num_attention_heads
+        hd = d // heads
+        parts = [[h * 3 * hd + i * hd + c for h in range(heads) for c in range(hd)]
+                 for i in range(3)]
+    else:
+        raise TransportError(f"{path}: unknown fused q/k/v layout {layout!r}")
+    return [Space(path, "out", tuple(p)) for p in parts]
+
+
+def _key(pair: Pair) -> str:
+    return " | ".join(f"{s.module}:{s.side}:{s.index[0] if s.index else ''}" for s in pair)
+
+
+def _assemble(parts: tuple[Pair, ...], maps: dict[str, torch.Tensor], source: nn.Module,
+              target: nn.Module) -> torch.Tensor:
+    """A side's T: the one map of its space, or the parts' maps placed block-wise (fused)."""
+    if len(parts) == 1 and parts[0][0].index is None:
+        return maps[_key(parts[0])]
+    a0, b0 = parts[0]
+    t = torch.zeros(_width(source, Space(a0.module, a0.side)),
+                    _width(target, Space(b0.module, b0.side)), dtype=torch.float64)
+    for a, b in parts:
+        t[torch.tensor(a.index)[:, None], torch.tensor(b.index)[None, :]] = maps[_key((a, b))]
+    return t
 
 
 def _width(model: nn.Module, space: Space) -> int:
+    if space.index is not None:
+        return len(space.index)
     w = model.get_submodule(space.module).weight
     conv1d = arch_for(model.config).conv1d  # GPT-2's Conv1D stores (in, out)
     in_dim, out_dim = (w.shape[0], w.shape[1]) if conv1d else (w.shape[1], w.shape[0])
@@ -139,7 +176,7 @@ def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Mo
     if not 0.0 <= whiten_power <= 0.5:
         raise TransportError(f"whiten_power={whiten_power}: expected a number in [0, 0.5]")
     plan = transport_plan(source_pretrained, target_pretrained)
-    pairs = {_key(p): p for lp in plan for p in (lp.inputs, lp.outputs)}
+    pairs = {_key(p): p for lp in plan for p in (lp.inputs, *lp.outputs)}
     widest = max(max(_width(source_pretrained, a), _width(target_pretrained, b))
                  for a, b in pairs.values())
     rows = calibration_ids.numel()
@@ -154,7 +191,8 @@ def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Mo
     conv1d = arch_for(target_pretrained.config).conv1d
     out: Tau = {}
     for lp in plan:
-        t_in, t_out = maps[_key(lp.inputs)], maps[_key(lp.outputs)]
+        t_in = maps[_key(lp.inputs)]
+        t_out = _assemble(lp.outputs, maps, source_pretrained, target_pretrained)
         weight = tau_a.get(f"{lp.source}.weight")
         if weight is not None:
             w = weight.double().T if conv1d else weight.double()  # [out, in]
