@@ -2,7 +2,16 @@
 
 from hydra.core.config_store import ConfigStore
 
-from transplant.methods import finetune, graft, grow, organ, peft_port, pretrain, zero_shot
+from transplant.methods import (
+    finetune,
+    graft,
+    grow,
+    organ,
+    peft_port,
+    pretrain,
+    theseus,
+    zero_shot,
+)
 from transplant.methods.method import Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -14,6 +23,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     grow.METHOD,
     graft.METHOD,
     peft_port.METHOD,
+    theseus.METHOD,
 )}
 
 

@@ -1,0 +1,43 @@
+"""method=theseus end to end on tiny models: the cached task vector, the two arms, alpha."""
+
+import pytest
+
+from tests.conftest import FAST
+
+THESEUS = [*FAST, "method=theseus", "method.source=tiny_llama", "method.calibration_blocks=16",
+           "eval.retention=null"]
+
+
+def test_theseus_between_identical_models_adds_the_source_task_vector(run):
+    # Source = target: transport maps every space to itself, so it adds what the naive arm
+    # adds (tau on the decoder layers' projections); alpha = 0 is the zero-shot model.
+    carried, _ = run([*THESEUS, "method.arm=transport"])
+    naive, _ = run([*THESEUS, "method.arm=naive"])
+    zero, _ = run([*THESEUS, "method.alpha=0"])
+    plain, _ = run(["method=zero_shot", "eval.retention=null"])
+    # (to 1e-4: directions the 512 calibration tokens barely span are aligned to float noise)
+    assert carried["target_ppl"] == pytest.approx(naive["target_ppl"], rel=1e-4)
+    assert carried["tau_b_tensors"] == naive["tau_b_tensors"] == 4 * 7
+    assert zero["target_ppl"] == plain["target_ppl"]
+    assert carried["target_ppl"] != plain["target_ppl"]
+
+
+def test_theseus_carries_a_task_vector_to_a_wider_model(run, tmp_path):
+    # A 32-wide zoo model, same byte tokenizer, to the 64-wide tiny_llama.
+    run(["method=pretrain", "method.recipe.name=w32", "method.recipe.tokenizer=tiny_llama",
+         "method.recipe.hidden=32", "method.recipe.heads=4", "method.recipe.layers=2",
+         "trainer.max_steps=2", f"paths.cache={tmp_path / 'c'}"], study="zoo")
+    metrics, _ = run([*THESEUS, "method.source=zoo/w32", f"paths.cache={tmp_path / 'c'}"])
+    assert metrics["tau_b_tensors"] == 4 * 7 and metrics["tau_b_norm"] > 0
+    assert metrics["source"] == "zoo/w32" and metrics["target_ppl"] > 1
+
+
+def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration(run):
+    from transplant.config import ConfigError
+
+    with pytest.raises(ConfigError, match="method.source='tiny_gpt2' is invalid: expected a "
+                                          "llama model"):
+        run([*THESEUS, "method.source=tiny_gpt2"])
+    with pytest.raises(ConfigError, match="method.calibration_blocks=1 is invalid: 32 "
+                                          "calibration tokens are fewer than"):
+        run([*THESEUS, "method.calibration_blocks=1"])

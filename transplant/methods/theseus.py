@@ -1,0 +1,155 @@
+"""theseus: a task vector carried to a model of another width without training (Rinaldi et
+al. 2026, arXiv 2602.12952); the transport itself is `surgery/transport.py`.
+
+1. tau_A = the source model fully fine-tuned on the target domain's train split (this run's
+   trainer budget and optimiser) minus the source; kept in the cache.
+2. Calibration: `method.calibration_blocks` blocks of data.block_size tokens drawn (with the
+   run's seed) from the target domain's train split; both models read them.
+3. tau_B = transport(tau_A, source, target, calibration) (`arm=transport`), or tau_A cut or
+   zero-padded to the target's shapes, layers matched by relative depth (`arm=naive`).
+4. theta_B + alpha tau_B is evaluated like every method (target, retention, validation).
+Baselines of a study: `method=zero_shot` on the target and `method=full_ft` on it with the same
+data and budget (the upper bound); `transplant-report --gap` gives the recovery between them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from transplant.cache import cached_dir, key_hash
+from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, check
+from transplant.methods.common import evaluate, load, split_stream, train
+from transplant.methods.method import Method
+from transplant.models.facts import ModelFacts, model_facts
+from transplant.runs import RunContext, result_part
+
+TAU_FILE = "tau.safetensors"
+
+
+class TheseusArm(Choice):
+    transport = "transport"  # Procrustes-aligned activations (the paper)
+    naive = "naive"  # tau cut or zero-padded to the target's shapes (control)
+
+
+@dataclass
+class TheseusConfig(MethodConfig):
+    name: str = "theseus"
+    source: str | None = None  # the fine-tuned model's base: another width, same tokenizer
+    arm: TheseusArm = TheseusArm.transport
+    alpha: float = 1.0
+    center: bool = False
+    whiten_power: float = 0.0  # p in [0, 0.5]
+    calibration_blocks: int = 64
+
+
+def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
+    settings = cfg.method
+    check(settings.source is not None, "method.source", settings.source,
+          "the source model (e.g. zoo/llama-w128-s0): its task vector is carried to model.name")
+    check(settings.alpha >= 0, "method.alpha", settings.alpha, "a number >= 0")
+    check(0 <= settings.whiten_power <= 0.5, "method.whiten_power", settings.whiten_power,
+          "a number in [0, 0.5]")
+    check(settings.calibration_blocks > 0, "method.calibration_blocks",
+          settings.calibration_blocks, "an integer > 0")
+    source = model_facts(ModelConfig(settings.source,
+                                     trust_remote_code=cfg.model.trust_remote_code),
+                         cfg.paths.cache)
+    check(source.family == target.family, "method.source", settings.source,
+          f"a {target.family} model like the target (it is {source.family})")
+    check(source.vocab == target.vocab, "method.source", settings.source,
+          f"a model sharing the target's tokenizer ({source.vocab} != {target.vocab} tokens)")
+    if settings.arm == TheseusArm.transport:
+        widest = max(source.intermediate, target.intermediate, source.hidden, target.hidden)
+        tokens = settings.calibration_blocks * cfg.data.block_size
+        if tokens < widest:
+            raise ConfigError(
+                f"method.calibration_blocks={settings.calibration_blocks} is invalid: "
+                f"{tokens} calibration tokens are fewer than the widest aligned space "
+                f"({widest}); expected at least {-(-widest // cfg.data.block_size)} blocks")
+
+
+def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
+    """tau_A: the source fine-tuned on the target domain minus the source (cached)."""
+    key = {"source": {**result_part(cfg, "model"), "name": cfg.method.source},
+           "data": result_part(cfg, "data"), "trainer": result_part(cfg, "trainer"),
+           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+
+    def build(out: Path) -> None:
+        from safetensors.torch import save_file
+
+        from transplant.surgery.transport import task_vector
+
+        pretrained, tokenizer = load(cfg, ctx, cfg.method.source)
+        tuned = copy.deepcopy(pretrained).requires_grad_(True)  # full fine-tuning
+        train(tuned, tokenizer, cfg, ctx, phase=f"source-{key_hash(key)}")
+        tau = task_vector(tuned, pretrained)
+        save_file({k: v.contiguous() for k, v in tau.items()}, out / TAU_FILE)
+
+    return cached_dir("task_vectors", key, build, root=ctx.cache) / TAU_FILE
+
+
+def calibration_ids(cfg: DictConfig, ctx: RunContext, tokenizer):
+    """`calibration_blocks` blocks of the target domain's train split, drawn with the seed."""
+    import torch
+
+    blocks = cfg.method.calibration_blocks
+    size = cfg.data.block_size
+    stream = split_stream(cfg, ctx, tokenizer, None, "train", None)
+    n = stream.ids.numel() // size
+    if n < blocks:
+        raise ConfigError(f"method.calibration_blocks={blocks} is invalid: the train split "
+                          f"holds {n} blocks of {size} tokens")
+    pick = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:blocks]
+    return stream.ids[: n * size].view(n, size)[pick.sort().values]
+
+
+def naive(tau_a: dict, source, target) -> dict:
+    """tau_A on the target's shapes, for the layers transport covers (same layer match): each
+    tensor cut or zero-padded."""
+    import torch
+
+    from transplant.surgery.transport import transport_plan
+
+    params = dict(target.named_parameters())
+    out = {}
+    for lp in transport_plan(source, target):
+        for part in ("weight", "bias"):
+            src = tau_a.get(f"{lp.source}.{part}")
+            if src is None:
+                continue
+            t = torch.zeros_like(params[f"{lp.target}.{part}"])
+            region = tuple(slice(0, min(a, b)) for a, b in zip(src.shape, t.shape, strict=True))
+            t[region] = src[region]
+            out[f"{lp.target}.{part}"] = t
+    return out
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    from transplant.surgery.transport import apply_task_vector, transport
+
+    settings = cfg.method
+    tau_path = source_task_vector(cfg, ctx)
+    tau_a = load_file(tau_path)
+    source, _ = load(cfg, ctx, settings.source)
+    target, tokenizer = load(cfg, ctx)
+    if settings.arm == TheseusArm.naive:
+        tau_b = naive(tau_a, source, target)
+    else:
+        tau_b = transport(tau_a, source, target, calibration_ids(cfg, ctx, tokenizer),
+                          center=settings.center, whiten_power=settings.whiten_power)
+    source = None  # free it before evaluation
+    apply_task_vector(target, tau_b, settings.alpha)
+    norm = sum(float(v.double().square().sum()) for v in tau_b.values()) ** 0.5
+    return {"source": settings.source, "arm": str(settings.arm), "alpha": settings.alpha,
+            "params_trainable": 0, "train_tokens": 0, "tau_b_norm": norm,
+            "tau_b_tensors": len(tau_b), **evaluate(target, tokenizer, cfg, ctx)}
+
+
+METHOD = Method("theseus", TheseusConfig, run, check_theseus)
