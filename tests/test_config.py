@@ -39,12 +39,15 @@ def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
         if name == "graft":  # accuracy on a few tweets, not the whole test split
             overrides += ["method.graft.accuracy_items=16", "method.graft.workload_size=8"]
         if name == "peft_port":  # the tiny model on both sides; a few examples scored
-            overrides += ["model.name=tiny_llama", "method.origin.model=null",
-                          "method.test_items=16", "method.val_items=16"]
+            overrides += ["method.origin.model=null", "method.test_items=16",
+                          "method.val_items=16"]
+        if name == "theseus":  # the tiny model on both sides
+            overrides += ["method.source=tiny_llama", "method.calibration_blocks=16"]
+        overrides.append("model.name=tiny_llama")  # also where the study names its models
         metrics, run_dir = run(overrides, study=path.stem)
         assert metrics is not None and (run_dir / "metrics.json").exists()
         cfg = compose_cfg([*FAST, *overrides])
-        trains = cfg.method.name not in ("zero_shot", "graft")  # graft is training-free
+        trains = cfg.method.name not in ("zero_shot", "graft", "theseus")  # training-free
         if cfg.method.name == "peft_port":  # labelled examples: their tokens, unpadded
             assert metrics["train_steps"] == 1 and metrics["train_tokens"] > 0
         else:

@@ -162,3 +162,15 @@ def test_selection_takes_the_highest_accuracy_and_the_lowest_perplexity():
     assert select(df, "lr", "val_target_acc").chosen["lr"].tolist() == [1]
     assert select(df, "lr", "val_target_ppl").chosen["lr"].tolist() == [2]
     assert "highest" in select(df, "lr", "val_target_acc").rule()
+
+
+def test_gap_recovery_takes_the_references_of_the_runs_own_model():
+    from transplant.results.stats import gap_recoveries
+
+    ref = pd.DataFrame({"run": ["z1", "z2", "f1", "f2"], "model": ["w1", "w2", "w1", "w2"],
+                        "seed": [0, 0, 0, 0], "target_ppl": [100.0, 50.0, 10.0, 5.0]})
+    runs = pd.DataFrame({"run": ["a", "b"], "model": ["w1", "w2"], "seed": [0, 0],
+                         "arm": ["x", "x"], "target_ppl": [10 ** 1.5, 50.0]})
+    out = gap_recoveries(runs, ["arm", "model"], ref.iloc[:2], ref.iloc[2:])
+    # w1: halfway between 100 and 10 on the log scale; w2: still at its zero-shot 50.
+    assert out["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])

@@ -152,17 +152,20 @@ def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
                    donor: pd.DataFrame) -> pd.DataFrame:
     """Per run of every other arm: gap recovery on log perplexity (and on sentiment accuracy,
     with TIR, where runs have it) between the reference arms `target` (untouched) and `donor`
-    (upper bound), each reference run taken at the same seed (or its only run)."""
-    def at_seed(ref: pd.DataFrame, seed: int) -> pd.Series | None:
+    (upper bound), each reference run taken on the same model (where the references span
+    several, e.g. one per target width) and at the same seed (or its only run)."""
+    def at_seed(ref: pd.DataFrame, run: pd.Series) -> pd.Series | None:
+        if "model" in ref and ref["model"].nunique() > 1:
+            ref = ref[ref["model"] == run.get("model")]
         if len(ref) == 1:
             return ref.iloc[0]
-        match = ref[ref[SEED].astype(int) == seed]
+        match = ref[ref[SEED].astype(int) == int(run[SEED])]
         return match.iloc[0] if len(match) else None
 
     rows = []
     refs = set(target["run"]) | set(donor["run"])
     for _, run in df[~df["run"].isin(refs)].iterrows():
-        t, d = at_seed(target, int(run[SEED])), at_seed(donor, int(run[SEED]))
+        t, d = at_seed(target, run), at_seed(donor, run)
         if t is None or d is None:
             continue
         row = {a: run[a] for a in arms} | {SEED: run[SEED]}
