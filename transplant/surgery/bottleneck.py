@@ -106,13 +106,17 @@ class BottleneckModel(BaseTuner):
     def _create_and_replace(self, peft_config: BottleneckConfig, adapter_name: str,
                             target: nn.Module, target_name: str, parent: nn.Module,
                             current_key: str) -> None:
-        if isinstance(target, BottleneckLayer):
+        if isinstance(target, self.tuner_layer_cls):
             target.update_layer(adapter_name, peft_config)
             return
-        new = self.tuner_layer_cls(target, adapter_name, peft_config)
+        new = self.new_layer(target, adapter_name, peft_config)
         if adapter_name not in self.active_adapters:
             new.requires_grad_(False)
         self._replace_module(parent, target_name, new, target)
+
+    def new_layer(self, target: nn.Module, adapter_name: str,
+                  config: BottleneckConfig) -> BottleneckLayer:
+        return BottleneckLayer(target, adapter_name, config)
 
 
 register("bottleneck", BottleneckConfig, BottleneckModel)

@@ -101,16 +101,9 @@ class CompacterModel(BottleneckModel):
         for rules in (self.compacter_rules_down, self.compacter_rules_up):
             rules[adapter_name] = nn.Parameter(torch.randn(n, n, n) / n)
 
-    def _create_and_replace(self, peft_config: CompacterConfig, adapter_name: str,
-                            target: nn.Module, target_name: str, parent: nn.Module,
-                            current_key: str) -> None:
-        if isinstance(target, CompacterLayer):
-            target.update_layer(adapter_name, peft_config)
-            return
-        new = CompacterLayer(target, adapter_name, peft_config, self)
-        if adapter_name not in self.active_adapters:
-            new.requires_grad_(False)
-        self._replace_module(parent, target_name, new, target)
+    def new_layer(self, target: nn.Module, adapter_name: str,
+                  config: CompacterConfig) -> CompacterLayer:
+        return CompacterLayer(target, adapter_name, config, self)
 
 
 register("compacter", CompacterConfig, CompacterModel)
