@@ -8,7 +8,7 @@ THESEUS = [*FAST, "method=theseus", "method.source=tiny_llama", "method.calibrat
            "eval.retention=null"]
 
 
-def test_theseus_between_identical_models_adds_the_source_task_vector(run):
+def test_theseus_between_identical_models_adds_the_source_task_vector(run, tmp_path):
     # Source = target: transport maps every space to itself, so it adds what the naive arm
     # adds (tau on the decoder layers' projections); alpha = 0 is the zero-shot model.
     carried, _ = run([*THESEUS, "method.arm=transport"])
@@ -20,6 +20,10 @@ def test_theseus_between_identical_models_adds_the_source_task_vector(run):
     assert carried["tau_b_tensors"] == naive["tau_b_tensors"] == 4 * 7
     assert zero["target_ppl"] == plain["target_ppl"]
     assert carried["target_ppl"] != plain["target_ppl"]
+    # One fine-tune of the source; one transport shared by both alphas (+ one naive copy).
+    cache = tmp_path / "out" / "cache"
+    assert len([p for p in (cache / "task_vectors").iterdir() if p.is_dir()]) == 1
+    assert len([p for p in (cache / "task_vectors_carried").iterdir() if p.is_dir()]) == 2
 
 
 def test_theseus_carries_a_task_vector_to_a_wider_model(run, tmp_path):

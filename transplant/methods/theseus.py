@@ -73,11 +73,15 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
                 f"({widest}); expected at least {-(-widest // cfg.data.block_size)} blocks")
 
 
+def tau_key(cfg: DictConfig) -> dict[str, Any]:
+    return {"source": {**result_part(cfg, "model"), "name": cfg.method.source},
+            "data": result_part(cfg, "data"), "trainer": result_part(cfg, "trainer"),
+            "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+
+
 def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
     """tau_A: the source fine-tuned on the target domain minus the source (cached)."""
-    key = {"source": {**result_part(cfg, "model"), "name": cfg.method.source},
-           "data": result_part(cfg, "data"), "trainer": result_part(cfg, "trainer"),
-           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+    key = tau_key(cfg)
 
     def build(out: Path) -> None:
         from safetensors.torch import save_file
@@ -129,22 +133,39 @@ def naive(tau_a: dict, source, target) -> dict:
     return out
 
 
+def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> Path:
+    """tau_B for the target (cached: an alpha sweep transports once)."""
+    settings = cfg.method
+    key = {"tau": tau_key(cfg), "target": result_part(cfg, "model"), "arm": str(settings.arm),
+           **({"center": settings.center, "whiten_power": settings.whiten_power,
+               "calibration": [settings.calibration_blocks, cfg.data.block_size, cfg.seed]}
+              if settings.arm == TheseusArm.transport else {})}
+
+    def build(out: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        from transplant.surgery.transport import transport
+
+        tau_a = load_file(source_task_vector(cfg, ctx))
+        source, _ = load(cfg, ctx, settings.source)
+        if settings.arm == TheseusArm.naive:
+            tau_b = naive(tau_a, source, target)
+        else:
+            tau_b = transport(tau_a, source, target, calibration_ids(cfg, ctx, tokenizer),
+                              center=settings.center, whiten_power=settings.whiten_power)
+        save_file({k: v.contiguous() for k, v in tau_b.items()}, out / TAU_FILE)
+
+    return cached_dir("task_vectors_carried", key, build, root=ctx.cache) / TAU_FILE
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     from safetensors.torch import load_file
 
-    from transplant.surgery.transport import apply_task_vector, transport
+    from transplant.surgery.transport import apply_task_vector
 
     settings = cfg.method
-    tau_path = source_task_vector(cfg, ctx)
-    tau_a = load_file(tau_path)
-    source, _ = load(cfg, ctx, settings.source)
     target, tokenizer = load(cfg, ctx)
-    if settings.arm == TheseusArm.naive:
-        tau_b = naive(tau_a, source, target)
-    else:
-        tau_b = transport(tau_a, source, target, calibration_ids(cfg, ctx, tokenizer),
-                          center=settings.center, whiten_power=settings.whiten_power)
-    source = None  # free it before evaluation
+    tau_b = load_file(carried_task_vector(cfg, ctx, target, tokenizer))
     apply_task_vector(target, tau_b, settings.alpha)
     norm = sum(float(v.double().square().sum()) for v in tau_b.values()) ** 0.5
     return {"source": settings.source, "arm": str(settings.arm), "alpha": settings.alpha,
