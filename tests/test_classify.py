@@ -66,3 +66,43 @@ def test_contextual_calibration_removes_a_label_prior():
     assert raw == [list(words)[i] for i in scores.argmax(-1).tolist()]
     with pytest.raises(ValueError, match="calibration 'platt'"):
         classify(model, tok, texts, words, "{text}:", calibration="platt")
+
+
+def _one_by_one(model, tokenizer, prompts, label_ids):
+    """Label log-probabilities from each prompt alone: full logits, no padding."""
+    rows = []
+    for prompt in prompts:
+        ids = torch.tensor([tokenizer(prompt).input_ids])
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, -1]
+        rows.append(torch.log_softmax(logits.float(), -1)[label_ids])
+    return torch.stack(rows)
+
+
+PROMPTS = ["Text: a\nSentiment:", "Text: a longer one, padded less\nSentiment:", "x", "Text: b"]
+
+
+@pytest.mark.parametrize("name", ["tiny_llama", "tiny_gpt2", "tiny_gpt_neox", "tiny_gemma3",
+                                  "tiny_qwen3", "tiny_gpt_oss"])
+def test_scores_read_at_kept_positions_equal_scores_from_all_logits(name):
+    model, tokenizer = load_model(name)
+    words = ["P", "N"]  # one byte token each: the kept-position path
+    label_ids = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in words]
+    expected = _one_by_one(model, tokenizer, PROMPTS, label_ids)
+    for keep in (True, False):  # the fast path and the bench's baseline
+        scores = label_scores(model, tokenizer, PROMPTS, words, batch_size=3, keep_positions=keep)
+        assert torch.allclose(scores, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["prompt", "prefix"])
+def test_kept_positions_hold_under_prompt_learning(kind):
+    from peft import PrefixTuningConfig, PromptTuningConfig, get_peft_model
+
+    model, tokenizer = load_model("tiny_llama")
+    config = (PromptTuningConfig if kind == "prompt" else PrefixTuningConfig)(
+        task_type="CAUSAL_LM", num_virtual_tokens=4)
+    wrapped = get_peft_model(model, config)
+    label_ids = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in ("P", "N")]
+    expected = _one_by_one(wrapped, tokenizer, PROMPTS, label_ids)
+    assert torch.allclose(label_scores(wrapped, tokenizer, PROMPTS, ["P", "N"], batch_size=4),
+                          expected, atol=1e-4)

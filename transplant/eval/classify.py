@@ -3,6 +3,7 @@ likely after a prompt wins. No training, no decoding; label words may span sever
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -15,12 +16,15 @@ SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": 
 
 @torch.no_grad()
 def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
-                 label_words: Sequence[str], batch_size: int = 16) -> torch.Tensor:
-    """(n_prompts, n_labels) summed log-probability of each label's tokens after each prompt."""
+                 label_words: Sequence[str], batch_size: int = 16,
+                 keep_positions: bool = True) -> torch.Tensor:
+    """(n_prompts, n_labels) summed log-probability of each label's tokens after each prompt.
+    `keep_positions=False` computes the head at every position (bench/label_scoring.py's
+    baseline)."""
     label_ids = [tokenizer(w, add_special_tokens=False).input_ids for w in label_words]
     if all(len(ids) == 1 for ids in label_ids):
         return _single_token_scores(model, tokenizer, prompts, [i[0] for i in label_ids],
-                                    batch_size)
+                                    batch_size, keep_positions)
     items = []
     for prompt in prompts:
         p = tokenizer(prompt, add_special_tokens=True).input_ids
@@ -40,23 +44,28 @@ def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: 
 
 def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
                          prompts: Sequence[str], label_ids: list[int],
-                         batch_size: int) -> torch.Tensor:
+                         batch_size: int, keep_positions: bool = True) -> torch.Tensor:
     """One forward per prompt: with one-token labels, all of them are read off the logits at
     the prompt's last position (a causal model's earlier positions ignore what follows)."""
     encoded = [tokenizer(p, add_special_tokens=True).input_ids for p in prompts]
     out = torch.empty(len(prompts), len(label_ids))
     for i in range(0, len(encoded), batch_size):
         chunk = encoded[i:i + batch_size]
-        logits = _forward(model, tokenizer, chunk)
-        last = torch.tensor([len(seq) - 1 for seq in chunk])
-        logp = torch.log_softmax(logits[torch.arange(len(chunk)), last].float(), -1)
+        last = [len(seq) - 1 for seq in chunk]
+        keep = sorted(set(last))  # the head runs at these positions only
+        logits = (_forward(model, tokenizer, chunk, keep) if keep_positions
+                  else _forward(model, tokenizer, chunk)[:, keep])
+        column = torch.tensor([keep.index(p) for p in last])
+        logp = torch.log_softmax(logits[torch.arange(len(chunk)), column].float(), -1)
         out[i:i + len(chunk)] = logp[:, label_ids].cpu()
     return out
 
 
 def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
-             sequences: list[list[int]]) -> torch.Tensor:
-    """Logits of token sequences of unequal length, right-padded into one batch."""
+             sequences: list[list[int]], keep: list[int] | None = None) -> torch.Tensor:
+    """Logits of token sequences of unequal length, right-padded into one batch: at every
+    position, or (`keep`) only at these positions, in that order. Keeping few positions skips
+    most of the LM head, which dominates a small model's forward over a large vocabulary."""
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.full((len(sequences), max(map(len, sequences))), pad, dtype=torch.long)
@@ -64,8 +73,20 @@ def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
     for row, seq in enumerate(sequences):
         ids[row, :len(seq)] = torch.tensor(seq)
         mask[row, :len(seq)] = 1
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-    return logits[:, -ids.size(1):]  # prompt tuning prepends its virtual tokens' logits
+    extra = {}
+    if keep is not None and _keeps_logits(model):
+        # counted from the end: the same tokens whether or not prompt tuning prepends some
+        extra["logits_to_keep"] = torch.tensor(keep, device=device) - ids.size(1)
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra).logits
+    if extra:
+        return logits
+    logits = logits[:, -ids.size(1):]  # prompt tuning prepends its virtual tokens' logits
+    return logits if keep is None else logits[:, keep]
+
+
+def _keeps_logits(model: nn.Module) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs
