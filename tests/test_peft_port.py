@@ -100,3 +100,21 @@ def test_a_destination_without_labels_or_of_other_shapes_is_refused(run):
     with pytest.raises(ConfigError, match="method.origin.model='tiny_gpt2'.*family gpt2 != "
                                           "llama"):
         run([*PORT, "method.origin.model=tiny_gpt2"])
+
+
+@pytest.mark.parametrize("kind", [None, "prompt", "prefix", "lora"])
+@pytest.mark.parametrize("name", ["tiny_llama", "tiny_gpt2"])
+def test_answer_loss_from_kept_positions_equals_the_full_loss(name, kind):
+    from transplant.training.lm_module import answer_loss
+
+    host, tokenizer = load_model(name)
+    model = host if kind is None else get_peft_model(
+        host, peft_config(kind, arch_for(host.config), r=4, virtual_tokens=3))
+    examples = _task(tokenizer, n=6)
+    examples = LabelledExamples(examples.prompts, [a * (1 + i % 2) for i, a in  # 1 or 2 tokens
+                                                   enumerate(examples.answers)], pad_id=0)
+    batch = examples.batch(torch.arange(6))
+    with torch.no_grad():
+        full = model(**batch).loss
+        kept = answer_loss(model, batch)
+    assert torch.allclose(kept, full, atol=1e-5), (kept, full)

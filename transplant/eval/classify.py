@@ -3,12 +3,13 @@ likely after a prompt wins. No training, no decoding; label words may span sever
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
+
+from transplant.models.logits import logits_at
 
 SENTIMENT_TEMPLATE = "Tweet: {text}\nSentiment:"
 SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": " positive"}
@@ -53,8 +54,8 @@ def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
         chunk = encoded[i:i + batch_size]
         last = [len(seq) - 1 for seq in chunk]
         keep = sorted(set(last))  # the head runs at these positions only
-        logits = (_forward(model, tokenizer, chunk, keep) if keep_positions
-                  else _forward(model, tokenizer, chunk)[:, keep])
+        logits = _forward(model, tokenizer, chunk, keep if keep_positions else None)
+        logits = logits if keep_positions else logits[:, keep]
         column = torch.tensor([keep.index(p) for p in last])
         logp = torch.log_softmax(logits[torch.arange(len(chunk)), column].float(), -1)
         out[i:i + len(chunk)] = logp[:, label_ids].cpu()
@@ -64,8 +65,7 @@ def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
 def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
              sequences: list[list[int]], keep: list[int] | None = None) -> torch.Tensor:
     """Logits of token sequences of unequal length, right-padded into one batch: at every
-    position, or (`keep`) only at these positions, in that order. Keeping few positions skips
-    most of the LM head, which dominates a small model's forward over a large vocabulary."""
+    position, or (`keep`, sorted) only at these positions (models/logits.py)."""
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.full((len(sequences), max(map(len, sequences))), pad, dtype=torch.long)
@@ -73,20 +73,11 @@ def _forward(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
     for row, seq in enumerate(sequences):
         ids[row, :len(seq)] = torch.tensor(seq)
         mask[row, :len(seq)] = 1
-    extra = {}
-    if keep is not None and _keeps_logits(model):
-        # counted from the end: the same tokens whether or not prompt tuning prepends some
-        extra["logits_to_keep"] = torch.tensor(keep, device=device) - ids.size(1)
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra).logits
-    if extra:
-        return logits
-    logits = logits[:, -ids.size(1):]  # prompt tuning prepends its virtual tokens' logits
-    return logits if keep is None else logits[:, keep]
-
-
-def _keeps_logits(model: nn.Module) -> bool:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
+    ids, mask = ids.to(device), mask.to(device)
+    if keep is not None:
+        return logits_at(model, ids, mask, torch.tensor(keep))
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    return logits[:, -ids.size(1):]  # prompt tuning prepends its virtual tokens' logits
 
 
 CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from transplant.config import OptimConfig
+from transplant.models.logits import logits_at
+from transplant.training.data_module import IGNORE
 
 Batch = torch.Tensor | dict[str, torch.Tensor]  # token blocks, or padded labelled examples
 
@@ -17,6 +19,17 @@ Batch = torch.Tensor | dict[str, torch.Tensor]  # token blocks, or padded labell
 def tokens_in(batch: Batch) -> int:
     """Tokens read (padding excluded)."""
     return int(batch["attention_mask"].sum()) if isinstance(batch, dict) else batch.numel()
+
+
+def answer_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token loss on the labelled tokens, as `model(**batch).loss` computes it, from
+    logits at the positions that predict them only (the head is most of a small model's cost)."""
+    labels = batch["labels"]
+    rows, cols = (labels[:, 1:] != IGNORE).nonzero(as_tuple=True)  # position t predicts t + 1
+    keep = torch.unique(cols)  # sorted
+    logits = logits_at(model, batch["input_ids"], batch["attention_mask"], keep)
+    picked = logits[rows, torch.searchsorted(keep, cols)]
+    return nn.functional.cross_entropy(picked.float(), labels[rows, cols + 1])
 
 
 class DivergenceError(RuntimeError):
@@ -44,9 +57,9 @@ class CausalLMModule(L.LightningModule):
         self._t0 = 0.0
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        # token blocks predict every token; labelled examples carry their own (masked) labels
-        inputs = batch if isinstance(batch, dict) else {"input_ids": batch, "labels": batch}
-        loss = self.model(**inputs).loss
+        # token blocks predict every token; labelled examples only their answers
+        loss = (answer_loss(self.model, batch) if isinstance(batch, dict)
+                else self.model(input_ids=batch, labels=batch).loss)
         if not torch.isfinite(loss):
             raise DivergenceError(f"training loss is {loss.item()} at step {self.global_step}")
         self.tokens_seen += tokens_in(batch)
