@@ -45,3 +45,10 @@ def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration
     with pytest.raises(ConfigError, match="method.calibration_blocks=1 is invalid: 32 "
                                           "calibration tokens are fewer than"):
         run([*THESEUS, "method.calibration_blocks=1"])
+
+
+def test_a_missing_source_model_is_a_config_error_naming_it(run):
+    from transplant.config import ConfigError
+
+    with pytest.raises(ConfigError, match="method theseus: could not load model 'zoo/absent'"):
+        run([*THESEUS, "method.source=zoo/absent"])

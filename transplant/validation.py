@@ -40,7 +40,11 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
               f"{facts.family} encoder")
         check_context(cfg, facts.context,
                       f"the model's context length {facts.context} ({cfg.model.name})")
-    method.check(cfg, facts)
+    try:
+        method.check(cfg, facts)
+    except (ModelLoadError, UnsupportedFamilyError, FileNotFoundError) as e:
+        # a second model a method names (organ recipient, origin host, Theseus source)
+        raise ConfigError(f"method {cfg.method.name}: {e}") from e
     if cfg.data.domain == "text_files":  # the built-in corpora are known to split
         check_splits(cfg, method.trains_on_target and cfg.trainer.max_steps > 0)
     return facts
