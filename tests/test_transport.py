@@ -128,8 +128,9 @@ def test_a_task_vector_that_does_not_fit_changes_nothing():
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gpt_neox"])
-def test_fused_projections_transport_unchanged_between_identical_models(name):
+@pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gpt_neox", "tiny_llama", "tiny_mistral",
+                                  "tiny_qwen2", "tiny_qwen3", "tiny_gemma3"])
+def test_every_family_transports_unchanged_between_identical_models(name):
     from transplant.models import load_model
 
     source, _ = load_model(name)
@@ -178,3 +179,11 @@ def test_permuted_attention_heads_are_found_in_a_fused_per_head_projection():
     moved = transport(tau, source, target, ids)
     for key, value in moved.items():
         assert torch.allclose(value, permute(tau[key], key), atol=1e-5), key
+
+
+def test_expert_layers_are_refused_by_name():
+    from transplant.models import load_model
+
+    model, _ = load_model("tiny_gpt_oss")
+    with pytest.raises(TransportError, match="gpt_oss's experts is not supported"):
+        transport({}, model, model, _ids())
