@@ -44,4 +44,7 @@ bench: install
 
 # Every study's tables and HTML page, regenerated from its run records (experiments/*/report.sh).
 report: install
-	for script in experiments/*/report.sh; do PATH=$(CURDIR)/$(BIN):$$PATH bash $$script; done
+	@for script in experiments/*/report.sh; do \
+		PATH=$(CURDIR)/$(BIN):$$PATH bash $$script >/dev/null && echo "$$script: written" \
+		|| echo "$$script: no report (a study not run yet?)"; \
+	done
