@@ -6,6 +6,7 @@
 #
 # TRANSPLANT overrides the command (e.g. "python -m transplant" from another checkout).
 set -euo pipefail
+set -f  # a line is overrides, not file patterns: [a,b] lists must not glob
 grid=$1; shift
 T=${TRANSPLANT:-transplant}
 while IFS= read -r line || [[ -n $line ]]; do
