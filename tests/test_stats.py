@@ -174,3 +174,45 @@ def test_gap_recovery_takes_the_references_of_the_runs_own_model():
     out = gap_recoveries(runs, ["arm", "model"], ref.iloc[:2], ref.iloc[2:])
     # w1: halfway between 100 and 10 on the log scale; w2: still at its zero-shot 50.
     assert out["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])
+
+
+def test_paired_accuracy_difference_is_exact_and_its_interval_covers_it():
+    from transplant.results.stats import paired_accuracy_difference
+
+    labels = ["p", "n"] * 50
+    ids = [str(i) for i in range(100)]
+    right = {"doc_ids": ids, "labels": labels, "predicted": labels}
+    wrong10 = {"doc_ids": ids, "labels": labels,
+               "predicted": [("n" if y == "p" else "p") if i < 10 else y
+                             for i, y in enumerate(labels)]}
+    d = paired_accuracy_difference([right, right], [wrong10, wrong10])
+    assert d["diff"] == pytest.approx(0.10) and d["ci_low"] <= 0.10 <= d["ci_high"]
+    assert d["ci_low"] > 0  # ten examples always wrong on one side, never on the other
+    assert paired_accuracy_difference([right], [right])["diff"] == 0
+
+
+def test_a_multi_factor_reference_pairs_each_arm_with_its_own(tmp_path):
+    # Two modules x two conditions x two seeds: "ported" of module m must be paired with
+    # "scratch" of module m, not of the other module (their examples' outcomes differ).
+    from transplant.results.report import paired_table
+
+    labels = ["p", "n"] * 10
+    ids = [str(i) for i in range(20)]
+    rows = []
+    for peft, scratch_right in (("lora", 20), ("prefix", 10)):
+        for condition in ("ported", "scratch"):
+            for seed in (0, 1):
+                run = f"{peft}-{condition}-{seed}"
+                right = 20 if condition == "ported" else scratch_right
+                predicted = [y if i < right else ("n" if y == "p" else "p")
+                             for i, y in enumerate(labels)]
+                (tmp_path / run / "docs").mkdir(parents=True)
+                (tmp_path / run / "docs" / "target.json").write_text(json.dumps(
+                    {"doc_ids": ids, "labels": labels, "predicted": predicted}))
+                rows.append({"run": run, "peft": peft, "method.condition": condition,
+                             "seed": seed})
+    df = pd.DataFrame(rows)
+    table = paired_table(tmp_path, df, ["peft", "method.condition"],
+                         "method.condition=scratch").set_index("peft")
+    assert table.loc["lora", "target acc difference"].startswith("+0.0000")
+    assert table.loc["prefix", "target acc difference"].startswith("+0.5000")

@@ -31,6 +31,7 @@ from transplant.results.stats import (
     arm_columns,
     gap_recoveries,
     load_docs,
+    paired_accuracy_difference,
     paired_log_ppl_difference,
     select,
     summarize,
@@ -40,8 +41,9 @@ HEADLINE = ("target_domain", "target_ppl", "target_bpb", "retention_domain", "re
             "retention_bpb", "train_tokens", "params_trainable", "train_s", "peak_rss_mb",
             "wall_s")
 SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl", "sentiment_acc",
-           "sentiment_f1", "majority_acc", "gap_recovery_ppl", "gap_recovery_acc", "tir_acc",
-           "train_tokens", "params_trainable", "wall_s")
+           "sentiment_f1", "majority_acc", "target_acc", "target_f1", "target_majority_acc",
+           "zero_target_acc", "origin_acc", "val_target_acc", "gap_recovery_ppl",
+           "gap_recovery_acc", "tir_acc", "train_tokens", "params_trainable", "wall_s")
 NOT_IDENTITY = {"run", "method", "model", "seed"}
 
 
@@ -141,23 +143,36 @@ def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.
 
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
                  reference: str) -> pd.DataFrame:
-    """Every arm against the reference arm, in perplexity ratio (paired, bootstrapped)."""
+    """Every arm against the reference arm, paired by seed and document and bootstrapped: the
+    perplexity ratio, or the accuracy difference for runs scored by example. In a study of
+    several factors the reference run is the one that shares the arm's other factors (the
+    scratch run of the same module and host pair)."""
     ref = _runs_of(df, reference, "--reference")
+    key = reference.partition("=")[0]
+    shared = [a for a in arms if a != key and a in ref and ref[a].notna().any()]
     rows = []
     for name, group in df.groupby(arms, dropna=False, sort=True):
         if group["run"].isin(ref["run"]).all():
             continue
         row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
+        mine = ref
+        for a in shared:
+            mine = mine[mine[a].astype(str) == str(row[a])]
+        pairs = _pairs(group, mine)
         for role in ("target", "retention"):
-            pairs = _pairs(group, ref)
             a = [load_docs(study_dir, x, role) for x, _ in pairs]
             b = [load_docs(study_dir, y, role) for _, y in pairs]
             if not pairs or any(d is None for d in a + b):
                 continue
-            d = paired_log_ppl_difference(a, b)
-            row[f"{role} ppl ratio"] = (f"{math.exp(d['diff']):.4f} "
-                                        f"[{math.exp(d['ci_low']):.4f}, "
-                                        f"{math.exp(d['ci_high']):.4f}]")
+            if "predicted" in a[0]:
+                d = paired_accuracy_difference(a, b)
+                row[f"{role} acc difference"] = (f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, "
+                                                 f"{d['ci_high']:+.4f}]")
+            else:
+                d = paired_log_ppl_difference(a, b)
+                row[f"{role} ppl ratio"] = (f"{math.exp(d['diff']):.4f} "
+                                            f"[{math.exp(d['ci_low']):.4f}, "
+                                            f"{math.exp(d['ci_high']):.4f}]")
             row[f"{role} seeds x docs"] = f"{d['seeds']} x {d['docs']}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -167,6 +182,9 @@ def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
     """(run, reference run) by seed; a reference run once (deterministic) pairs with all."""
     if len(ref) == 1:
         return [(r, ref["run"].iloc[0]) for r in group["run"]]
+    if ref["seed"].duplicated().any():
+        raise ValueError(f"--reference: {len(ref)} reference runs share seeds; they differ in "
+                         "a factor the runs do not name")
     by_seed = dict(zip(ref["seed"].astype(int), ref["run"], strict=True))
     return [(r, by_seed[int(s)]) for r, s in zip(group["run"], group["seed"], strict=True)
             if int(s) in by_seed]
@@ -215,8 +233,9 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
             if not paired.empty:
                 sections.append(Section(
                     f"Relative to {reference}", paired,
-                    text="Perplexity ratio to the reference arm, paired by seed and document; "
-                         "95% bootstrap interval over documents and seeds."))
+                    text="Perplexity ratio to (or accuracy minus) the reference arm, paired "
+                         "by seed and document; 95% bootstrap interval over documents and "
+                         "seeds."))
         two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any()
         if two_domains:
             sections.append(Section("Frontier", frontier_table(df, select_param),

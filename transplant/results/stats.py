@@ -139,6 +139,33 @@ def paired_log_ppl_difference(a: list[dict], b: list[dict], resamples: int = 200
             "seeds": len(a), "docs": len(all_docs)}
 
 
+def paired_accuracy_difference(a: list[dict], b: list[dict], resamples: int = 2000,
+                               seed: int = 0) -> dict[str, float]:
+    """Arm a minus arm b in accuracy, paired by seed (a[i] with b[i]) and by example; each
+    element holds one run's per-example `predicted` and `labels` on the same examples. The
+    same percentile bootstrap as for perplexity: seeds, then examples, the same draws for both."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired runs must come in equal, non-zero numbers")
+    for x, y in zip(a, b, strict=True):
+        if x["doc_ids"] != y["doc_ids"]:
+            raise ValueError("paired runs must be scored on the same examples")
+    ca = np.array([[p == t for p, t in zip(r["predicted"], r["labels"], strict=True)]
+                   for r in a], dtype=float)
+    cb = np.array([[p == t for p, t in zip(r["predicted"], r["labels"], strict=True)]
+                   for r in b], dtype=float)
+
+    def diff(seeds: np.ndarray, docs: np.ndarray) -> float:
+        return float(ca[seeds][:, docs].mean() - cb[seeds][:, docs].mean())
+
+    all_seeds, all_docs = np.arange(len(a)), np.arange(ca.shape[1])
+    rng = np.random.default_rng(seed)
+    draws = np.array([diff(rng.choice(all_seeds, len(all_seeds)),
+                           rng.choice(all_docs, len(all_docs))) for _ in range(resamples)])
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return {"diff": diff(all_seeds, all_docs), "ci_low": float(low), "ci_high": float(high),
+            "seeds": len(a), "docs": len(all_docs)}
+
+
 def rank_p_value(observed: float, controls: list[float], higher_is_better: bool = True) -> float:
     """One-sided permutation-style p-value of `observed` against random-control draws:
     (1 + controls at least as good) / (1 + draws). With 19 draws the smallest is 0.05."""
