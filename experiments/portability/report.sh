@@ -3,4 +3,5 @@
 # per PEFT module x condition x host pair with 95% intervals over seeds, and grouped bars.
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
-$R "${1:-outputs/portability_small}" --html --grid "$(dirname "$0")/small.grid"
+$R "${1:-outputs/portability_small}" --html --grid "$(dirname "$0")/small.grid" \
+    --reference method.condition=scratch
