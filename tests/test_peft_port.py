@@ -118,3 +118,24 @@ def test_answer_loss_from_kept_positions_equals_the_full_loss(name, kind):
         full = model(**batch).loss
         kept = answer_loss(model, batch)
     assert torch.allclose(kept, full, atol=1e-5), (kept, full)
+
+
+def test_report_pairs_ported_with_scratch_on_real_runs(run, tmp_path, capsys):
+    from transplant.results.report import main
+
+    quick = [*PORT, "method.test_items=24"]
+    for condition in ("ported", "scratch"):
+        for seed in (0, 1):
+            _, run_dir = run([*quick, f"method.condition={condition}", f"seed={seed}"],
+                             study="pp")
+    study = run_dir.parent
+    assert main([str(study), "--reference", "method.condition=scratch"]) == 0
+    out = capsys.readouterr().out
+    ported = [json.loads((study / r / "docs" / "target.json").read_text())
+              for r in sorted(p.name for p in study.iterdir() if "ported" in p.name)]
+    scratch = [json.loads((study / r / "docs" / "target.json").read_text())
+               for r in sorted(p.name for p in study.iterdir() if "scratch" in p.name)]
+    acc = [sum(p == y for p, y in zip(d["predicted"], d["labels"], strict=True)) / 24
+           for d in ported + scratch]
+    expected = (acc[0] + acc[1]) / 2 - (acc[2] + acc[3]) / 2
+    assert f"{expected:+.4f} [" in out and "2 x 24" in out
