@@ -89,6 +89,13 @@ def test_origin_module_is_trained_once_and_shared(run, tmp_path):
     config = json.loads((modules[0] / "module" / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA"
     assert config["base_model_name_or_path"] is None  # a tiny config: no files to name
+    # The origin's score follows the run's scoring options, not the first run's.
+    quick, _ = run([*PORT, "method.condition=sampled", "method.test_items=8",
+                    "paths.cache=" + str(tmp_path / "c")])
+    assert quick["origin_n"] == 8
+    whole, _ = run([*PORT, "method.condition=sampled", "seed=0", "force=true",
+                    "paths.cache=" + str(tmp_path / "c")])
+    assert whole["origin_n"] > 8
 
 
 def test_a_destination_without_labels_or_of_other_shapes_is_refused(run):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import write_json
-from transplant.cache import cached_dir, key_hash
+from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, ModelConfig, check
 from transplant.data.tasks import TASKS, LabelTask
 from transplant.methods.common import DOCS_DIR, load, train
@@ -177,12 +177,28 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
         stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}")
         spec = ModelConfig(host_name, dtype=cfg.model.dtype, seed=cfg.model.seed)
         save_adapter(model, out / MODULE_DIR, model_source(spec, ctx.cache))
-        write_json(out / "origin.json", {
-            **stats.as_metrics(),
-            **score(model, tokenizer, TASKS[origin.data], cfg, None, "origin", "test",
-                    cfg.method.test_items)})
+        write_json(out / "origin.json", {f"origin_{k}": v for k, v in stats.as_metrics().items()})
 
     return cached_dir("peft_modules", key, build, root=ctx.cache)
+
+
+def origin_score(cfg: DictConfig, ctx: RunContext, directory: Path) -> dict[str, Any]:
+    """The origin module's test score on its own host and dataset, under this run's scoring
+    options (cached per module and options, not with the module: a quick look's few items
+    must never stand for a study's whole split)."""
+    from transplant.surgery.port import port
+
+    origin = cfg.method.origin
+    key = {"module": directory.name, "data": origin.data, "items": cfg.method.test_items,
+           "calibration": str(cfg.eval.calibration)}
+
+    def compute() -> dict[str, Any]:
+        host, tokenizer = load(cfg, ctx, origin.model or cfg.model.name)
+        model = port(directory / MODULE_DIR, host)
+        return score(model, tokenizer, TASKS[origin.data], cfg, None, "origin", "test",
+                     cfg.method.test_items)
+
+    return cached_json("evals", key, compute, "origin_score.json", root=ctx.cache)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
@@ -201,9 +217,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         model = fresh_module(host, cfg)
     else:
         directory = origin_module(cfg, ctx)
-        origin = json.loads((directory / "origin.json").read_text())
-        metrics.update({k if k.startswith("origin") else f"origin_{k}": v
-                        for k, v in origin.items()})
+        metrics.update(json.loads((directory / "origin.json").read_text()))
+        metrics.update(origin_score(cfg, ctx, directory))
         sample = cfg.seed if settings.condition == Condition.sampled else None
         model = port(directory / MODULE_DIR, host, trainable=True, sample_seed=sample)
         ctx.add_artifact(directory / MODULE_DIR, "peft_module", f"module-{directory.name}")
