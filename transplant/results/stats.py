@@ -130,13 +130,19 @@ def paired_log_ppl_difference(a: list[dict], b: list[dict], resamples: int = 200
         t = tok[seeds][:, docs].sum()
         return (na[seeds][:, docs].sum() - nb[seeds][:, docs].sum()) / t
 
-    all_seeds, all_docs = np.arange(len(a)), np.arange(na.shape[1])
+    return _bootstrap(diff, len(a), na.shape[1], resamples, seed)
+
+
+def _bootstrap(diff, n_seeds: int, n_docs: int, resamples: int, seed: int) -> dict[str, float]:
+    """`diff(seeds, docs)` on all of them, and its 95% percentile interval over resampled
+    seeds, then documents (the same draws for both arms, inside `diff`)."""
+    all_seeds, all_docs = np.arange(n_seeds), np.arange(n_docs)
     rng = np.random.default_rng(seed)
-    draws = np.array([diff(rng.choice(all_seeds, len(all_seeds)),
-                           rng.choice(all_docs, len(all_docs))) for _ in range(resamples)])
+    draws = np.array([diff(rng.choice(all_seeds, n_seeds), rng.choice(all_docs, n_docs))
+                      for _ in range(resamples)])
     low, high = np.percentile(draws, [2.5, 97.5])
     return {"diff": diff(all_seeds, all_docs), "ci_low": float(low), "ci_high": float(high),
-            "seeds": len(a), "docs": len(all_docs)}
+            "seeds": n_seeds, "docs": n_docs}
 
 
 def paired_accuracy_difference(a: list[dict], b: list[dict], resamples: int = 2000,
@@ -157,13 +163,7 @@ def paired_accuracy_difference(a: list[dict], b: list[dict], resamples: int = 20
     def diff(seeds: np.ndarray, docs: np.ndarray) -> float:
         return float(ca[seeds][:, docs].mean() - cb[seeds][:, docs].mean())
 
-    all_seeds, all_docs = np.arange(len(a)), np.arange(ca.shape[1])
-    rng = np.random.default_rng(seed)
-    draws = np.array([diff(rng.choice(all_seeds, len(all_seeds)),
-                           rng.choice(all_docs, len(all_docs))) for _ in range(resamples)])
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return {"diff": diff(all_seeds, all_docs), "ci_low": float(low), "ci_high": float(high),
-            "seeds": len(a), "docs": len(all_docs)}
+    return _bootstrap(diff, len(a), ca.shape[1], resamples, seed)
 
 
 def rank_p_value(observed: float, controls: list[float], higher_is_better: bool = True) -> float:
