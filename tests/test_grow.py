@@ -9,9 +9,9 @@ from transplant.surgery.grow import (
     grow_depth,
     grow_mlp,
     mlp_width,
-    train_grown_mlps,
     train_new_units_only,
 )
+from transplant.training.policies import train_mlps
 
 NAMES = [f"tiny_{f}" for f in FAMILIES]
 IDS = torch.tensor([[256, 84, 104, 101, 32, 99, 97, 116, 32, 115, 97, 116, 46]])
@@ -105,7 +105,7 @@ def test_g_train_copies_move_apart_only_when_the_symmetry_is_broken(shares, dive
     model, _ = load_model("tiny_llama")
     width = mlp_width(model)
     grow_mlp(model, 2, [1], shares)
-    train_grown_mlps(model, [1])
+    train_mlps(model, [1])
     _adamw_steps(model, 1)
     up = decoder_layers(model)[1].mlp.up_proj.weight
     first, second = up[:width], up[width:]
@@ -123,7 +123,7 @@ def test_shares_must_sum_to_one():
 def test_train_policy_trains_whole_grown_mlps_only():
     model, _ = load_model("tiny_gpt2")
     grow_mlp(model, 2, [0])
-    train_grown_mlps(model, [0])
+    train_mlps(model, [0])
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert names == {"transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias",
                      "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias"}

@@ -16,6 +16,15 @@ def test_grow_freeze_learns_without_touching_the_original_function(run):
     assert metrics["target_ppl"] != metrics["before_target_ppl"]
 
 
+def test_mlp_ft_control_trains_the_mlps_without_growing(run):
+    metrics, _ = run(["method=mlp_ft", "trainer.max_steps=2"])
+    zero, _ = run(["method=zero_shot"])
+    # 4 layers x (gate + up + down) at hidden 64, 128 units: G-Train's weights before growth
+    assert metrics["params_trainable"] == 4 * 3 * 128 * 64
+    assert metrics["params_total"] == zero["params_total"]
+    assert metrics["target_ppl"] != zero["target_ppl"]
+
+
 def test_grow_depth_adds_and_trains_exactly_two_blocks(run):
     from transplant.models import decoder_layers, load_model
 
@@ -38,3 +47,10 @@ def test_bad_grow_config_names_the_key(override, message):
     with pytest.raises(ConfigError) as err:
         validate(cfg)
     assert message in str(err.value)
+
+
+def test_bad_mlp_ft_layers_names_the_key():
+    cfg = compose_cfg(["model=tiny_llama", "method=mlp_ft", "method.trainable.layers=last:9"])
+    with pytest.raises(ConfigError, match=r"method.trainable.layers='last:9' is invalid: layer "
+                                          r"rule 'last:9'"):
+        validate(cfg)

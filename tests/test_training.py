@@ -91,6 +91,14 @@ def test_subset_policy_trains_only_matching_parameters(tokenizer):
         assert changed == name.startswith("model.layers.1.mlp."), name
 
 
+def test_mlp_policy_trains_the_whole_mlps_of_the_chosen_layers_only():
+    model, _ = load_model("tiny_gpt2")
+    apply_policy(model, TrainableConfig("mlp", layers="0,2"))
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names == {f"transformer.h.{i}.mlp.{m}.{p}" for i in (0, 2)
+                     for m in ("c_fc", "c_proj") for p in ("weight", "bias")}
+
+
 def test_subset_matching_nothing_is_an_error():
     model, _ = load_model("tiny_llama")
     with pytest.raises(ValueError, match=r"match no parameter; names look like 'model\."):

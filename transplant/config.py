@@ -55,6 +55,7 @@ class DataConfig:
 class Policy(Choice):
     all = "all"
     lora = "lora"
+    mlp = "mlp"
     subset = "subset"
 
 
@@ -73,10 +74,12 @@ class LoraConfig:
 
 @dataclass
 class TrainableConfig:
-    """Which weights train: `all`, peft's `lora`, or the `subset` matching `patterns`."""
+    """Which weights train: `all`, peft's `lora`, the MLPs of `layers`, or the `subset`
+    matching `patterns`."""
 
     name: Policy = Policy.all
     lora: LoraConfig = field(default_factory=LoraConfig)
+    layers: str = "all"  # mlp: a layer rule (models/layers.py select_layers)
     patterns: list[str] = field(default_factory=list)  # subset: regexes over parameter names
 
 

@@ -14,13 +14,21 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.atomic import replacing
-from transplant.config import MethodConfig, Policy, TrainableConfig, as_object, check_trainable
+from transplant.config import (
+    ConfigError,
+    MethodConfig,
+    Policy,
+    TrainableConfig,
+    as_object,
+    check_trainable,
+)
 from transplant.config import check as check_value
 from transplant.methods.common import evaluate, load, train
 from transplant.methods.method import Method
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
 from transplant.models.families import FAMILIES
+from transplant.models.layers import select_layers
 from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
 
@@ -41,6 +49,12 @@ def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
         check_value(not unknown, "method.trainable.lora.targets", targets,
                     f"module names of the {facts.family} family: {', '.join(sorted(known))} "
                     f"({', '.join(unknown)} match no module)")
+    if cfg.method.trainable.name == Policy.mlp and facts is not None:
+        try:
+            select_layers(facts.layers, cfg.method.trainable.layers)
+        except ValueError as e:
+            raise ConfigError(f"method.trainable.layers={cfg.method.trainable.layers!r} is "
+                              f"invalid: {e}") from e
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers, select_layers
 from transplant.runs import RunContext
-from transplant.training.policies import count_parameters
+from transplant.training.policies import count_parameters, train_mlps
 
 
 class GrowKind(Choice):
@@ -77,7 +77,6 @@ def grow_and_select(model, growth: DictConfig) -> int:
         grow_mlp,
         mlp_width,
         new_unit_masks,
-        train_grown_mlps,
         train_new_units_only,
     )
 
@@ -96,7 +95,7 @@ def grow_and_select(model, growth: DictConfig) -> int:
     if growth.policy == GrowPolicy.freeze:
         train_new_units_only(model, chosen, width)
         return int(sum(m.sum() for m in new_unit_masks(model, chosen, width).values()))
-    train_grown_mlps(model, chosen)
+    train_mlps(model, chosen)
     return count_parameters(model)[0]
 
 

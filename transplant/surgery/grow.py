@@ -142,25 +142,6 @@ def train_new_units_only(model: PreTrainedModel, layers: Sequence[int],
     return handles
 
 
-def train_grown_mlps(model: PreTrainedModel, layers: Sequence[int]) -> None:
-    """G-Train: the whole MLP of each grown layer trains; nothing else does."""
-    arch = arch_for(model.config)
-    model.requires_grad_(False)
-    for i in layers:
-        layer = decoder_layers(model)[i]
-        for path, *_ in arch.unit_tensors():
-            try:
-                layer.get_parameter(path).requires_grad_(True)
-            except AttributeError:
-                continue
-        if arch.moe:
-            layer.get_submodule(arch.mlp["router"]).requires_grad_(True)
-            layer.get_submodule(arch.mlp["experts"]).requires_grad_(True)
-        else:
-            for path in arch.mlp.values():
-                layer.get_submodule(path).requires_grad_(True)
-
-
 @torch.no_grad()
 def grow_depth(model: PreTrainedModel, after_layers: Sequence[int]) -> PreTrainedModel:
     """Insert after each listed layer a copy of it whose residual branches end in zeroed

@@ -1,8 +1,9 @@
 """Trainable-parameter policies: which weights a method trains.
 
 `all` trains every weight; `lora` wraps the model with peft's LoRA on the family's attention
-projections (from the architecture map); `subset` trains the parameters whose names match
-one of the given regular expressions and freezes the rest.
+projections (from the architecture map); `mlp` trains the whole MLPs of the chosen layers
+(G-Train's parameters without the growth: its control); `subset` trains the parameters whose
+names match one of the given regular expressions and freezes the rest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from transplant.config import LoraConfig, Policy, TrainableConfig
 from transplant.models.families import arch_for
+from transplant.models.layers import decoder_layers, select_layers
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,6 +28,9 @@ def apply_policy(model: PreTrainedModel, spec: TrainableConfig) -> nn.Module:
         return model
     if spec.name == "lora":
         return _lora(model, spec.lora)
+    if spec.name == "mlp":
+        train_mlps(model, select_layers(len(decoder_layers(model)), spec.layers))
+        return model
     if spec.name == "subset":
         return _subset(model, spec.patterns)
     raise ValueError(f"trainable policy {spec.name!r} is not one of {[p.value for p in Policy]}")
@@ -42,6 +47,17 @@ def _lora(model: PreTrainedModel, spec: LoraConfig) -> nn.Module:
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
+
+
+def train_mlps(model: PreTrainedModel, layers: Sequence[int]) -> None:
+    """The whole MLP of each of `layers` trains (every tensor the architecture map names in
+    it, router and experts of a mixture included); nothing else does."""
+    arch = arch_for(model.config)
+    model.requires_grad_(False)
+    for i in layers:
+        layer = decoder_layers(model)[i]
+        for path in arch.mlp.values():
+            layer.get_submodule(path).requires_grad_(True)
 
 
 def _subset(model: PreTrainedModel, patterns: Sequence[str]) -> nn.Module:
