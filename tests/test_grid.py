@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tests.conftest import FAST, REPO
-from transplant.results.grid import expected_runs, read_grid
+from tests.conftest import FAST, REPO, compose_cfg
+from transplant.results.grid import expected_runs, grid_points, read_grid
 from transplant.results.report import main
 
 
@@ -54,3 +54,22 @@ def test_the_portability_study_config_sweeps_exactly_1440_distinct_points():
     assert len(expected_runs(["experiment=portability_1440 seed=0,1 peft=lora"])) == 144
     # The small study's sweep replaces the big one's key by key: 4 x 2 x 1 x 1 x 3 x 3.
     assert len(expected_runs(["experiment=portability_small"])) == 72
+
+
+GRIDS = sorted((REPO / "experiments").glob("*/*grid"))
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=[f"{g.parent.name}/{g.name}" for g in GRIDS])
+def test_every_point_of_every_study_grid_composes(grid):
+    # A typo in a grid file (a method or value the schema does not know) fails here, not hours
+    # into the sweep. Composing checks every key and value against the structured schemas.
+    points = grid_points(read_grid(grid))
+    for point in points:
+        compose_cfg(point)
+    assert len(expected_runs(read_grid(grid))) == len(points)  # no two points share a run
+
+
+def test_the_grow_study_is_every_arm_at_3_rates_and_3_seeds():
+    ids = expected_runs(read_grid(REPO / "experiments/grow/grid"))
+    assert len(ids) == 1 + 8 * 3 * 3
+    assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids

@@ -53,13 +53,19 @@ def config_sweep(overrides: list[Override]) -> list[str]:
     return [f"{k}={v}" for k, v in params.items() if k not in given]
 
 
-def expected_runs(commands: list[str]) -> list[str]:
-    """Run ids of every point of the given multirun override lists (one string per launch)."""
+def grid_points(commands: list[str]) -> list[list[str]]:
+    """Every job of the given multirun override lists (one string per launch), as the override
+    list Hydra's basic sweeper gives that job."""
     parser = OverridesParser.create()
-    ids = []
+    points = []
     for command in commands:
         parsed = parser.parse_overrides(shlex.split(command))
         parsed = parser.parse_overrides(config_sweep(parsed)) + parsed
         for batch in BasicSweeper.split_arguments(parsed, None):
-            ids += [run_id(identity(job)) for job in batch]
-    return list(dict.fromkeys(ids))
+            points += [list(job) for job in batch]
+    return points
+
+
+def expected_runs(commands: list[str]) -> list[str]:
+    """Run ids of every point of the given multirun override lists (one string per launch)."""
+    return list(dict.fromkeys(run_id(identity(job)) for job in grid_points(commands)))
