@@ -75,3 +75,27 @@ def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
     assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] \
         == [0.51]
     assert ax.get_ylabel() == "target test accuracy"
+
+
+def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
+    from transplant.results.report import control_table
+    from transplant.results.stats import rank_p_value
+
+    runs = [{"run": "act-8", "method.graft.select": "activation", "method.graft.k": 8,
+             "seed": 0, "target_ppl": 100.0, "sentiment_acc": 0.50}]
+    ppl8 = [101.0, 99.0, 103.0, 104.0]  # one draw (99) beats the activation arm's perplexity
+    runs += [{"run": f"rnd-8-{s}", "method.graft.select": "random_matched",
+              "method.graft.k": 8, "seed": s, "target_ppl": p, "sentiment_acc": 0.40}
+             for s, p in enumerate(ppl8)]
+    # Draws at another K are not this arm's control.
+    runs += [{"run": "rnd-16-0", "method.graft.select": "random_matched", "method.graft.k": 16,
+              "seed": 0, "target_ppl": 50.0, "sentiment_acc": 0.9}]
+    table = control_table(pd.DataFrame(runs), ["method.graft.select", "method.graft.k"],
+                          "method.graft.select=random_matched")
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["draws"] == 4 and row["method.graft.k"] == 8
+    assert row["target_ppl p"] == f"{rank_p_value(100.0, ppl8, higher_is_better=False):.3f}"
+    assert row["target_ppl p"] == "0.400"  # (1 + 1) / (1 + 4)
+    assert row["sentiment_acc p"] == "0.200"  # no draw as accurate: 1 / 5
+    assert row["target_ppl control"] == "101.8 [99, 104]"

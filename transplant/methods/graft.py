@@ -123,8 +123,9 @@ def _perplexity_and_accuracy(model, tokenizer, cfg: DictConfig,
                          calibration=str(cfg.eval.calibration))
     scores = classification_metrics(predicted, [d.label for d in tweets],
                                     list(SENTIMENT_LABELS))
-    return {"ppl": ppl, "sentiment_acc": scores["acc"], "sentiment_f1": scores["macro_f1"],
-            "majority_acc": scores["majority_acc"], "sentiment_n": scores["n"]}
+    return {"target_ppl": ppl, "sentiment_acc": scores["acc"],
+            "sentiment_f1": scores["macro_f1"], "majority_acc": scores["majority_acc"],
+            "sentiment_n": scores["n"]}
 
 
 def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
@@ -132,7 +133,7 @@ def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
     """Quality of an unmodified target or donor: the same for every run of a sweep, so cached."""
     key = {"model": name, "dtype": cfg.model.dtype, "corpus": result_part(cfg, "data"),
            "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens", "calibration")},
-           "accuracy_items": cfg.method.graft.accuracy_items, "format": 2}
+           "accuracy_items": cfg.method.graft.accuracy_items, "format": 3}
     return cached_json("evals", key,
                        lambda: _perplexity_and_accuracy(model, tokenizer, cfg, ctx),
                        "quality.json", root=ctx.cache)
@@ -170,20 +171,22 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             matched_params = sum(sizes[n] for n in chosen)  # what the top K hold
             chosen = random_matched_modules(sizes, matched_params, cfg.seed)
 
-    reference = {"target": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
+    # The grafted model's numbers carry the names every method uses (target_ppl,
+    # sentiment_acc, ...); the unmodified target's are before_*, the donor's donor_*.
+    reference = {"before": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
                  "donor": _reference_quality(donor, tokenizer, donor_name, cfg, ctx)}
     graft(target, donor, chosen, settings.alpha)
     after = _perplexity_and_accuracy(target, tokenizer, cfg, ctx)
-    before, upper = reference["target"], reference["donor"]
+    before, upper = reference["before"], reference["donor"]
     return {
         "donor": donor_name, "select": str(settings.select), "k": len(chosen),
         "alpha": settings.alpha, "candidates": len(candidates), "params_trainable": 0,
         "train_tokens": 0,
         "grafted_params": sum(sizes[n] for n in chosen), "matched_params": matched_params,
         **{f"{who}_{m}": v for who, q in reference.items() for m, v in q.items()},
-        **{f"grafted_{m}": v for m, v in after.items()},
-        "gap_recovery_ppl": gap_recovery(after["ppl"], before["ppl"], upper["ppl"],
-                                         lower_is_better=True),
+        **after,
+        "gap_recovery_ppl": gap_recovery(after["target_ppl"], before["target_ppl"],
+                                         upper["target_ppl"], lower_is_better=True),
         "gap_recovery_acc": gap_recovery(after["sentiment_acc"], before["sentiment_acc"],
                                          upper["sentiment_acc"]),
         "tir_acc": tir(after["sentiment_acc"], before["sentiment_acc"]),

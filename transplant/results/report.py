@@ -6,6 +6,8 @@
   validation metric; only that value's test numbers are reported (and the rule is printed).
 - `--reference method=zero_shot`: every other arm's perplexity relative to it, paired by
   seed and document, with a 95% bootstrap interval over documents and seeds.
+- `--control method.graft.select=random_matched`: every other arm's headline metrics against
+  the control's random draws that share its other factors, with a rank p-value.
 - A frontier (target against retention perplexity for every arm and value) in two-domain
   studies, the commits behind the numbers (a warning when they are mixed), and every failed or
   incomplete run. report.csv holds every run and metric.
@@ -30,9 +32,11 @@ from transplant.results.records import StudyRecords, read_study
 from transplant.results.stats import (
     arm_columns,
     gap_recoveries,
+    is_lower_better,
     load_docs,
     paired_accuracy_difference,
     paired_log_ppl_difference,
+    rank_p_value,
     select,
     summarize,
 )
@@ -141,6 +145,45 @@ def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.
     return interval_table(per_run, metrics, arms)
 
 
+CONTROLLED = ("target_ppl", "sentiment_acc", "sentiment_f1", "target_acc", "target_f1")
+
+
+def _sharing(runs: pd.DataFrame, row: dict, shared: list[str]) -> pd.DataFrame:
+    """The runs that agree with an arm (`row`) on every factor in `shared`."""
+    for a in shared:
+        runs = runs[runs[a].astype(str) == str(row[a])]
+    return runs
+
+
+def control_table(df: pd.DataFrame, arms: list[str], control: str) -> pd.DataFrame:
+    """Every arm against the random draws of a control arm that share its other factors (the
+    parameter-matched random graft of the same K and alpha): the arm's mean, the draws' mean
+    and range, and the one-sided rank p-value of the arm among the draws (each seed of the
+    control is one draw)."""
+    ctl = _runs_of(df, control, "--control")
+    key = control.partition("=")[0]
+    shared = [a for a in arms if a != key and a in ctl and ctl[a].notna().any()]
+    metrics = [m for m in CONTROLLED if m in df and df[m].notna().any()]
+    rows = []
+    for name, group in df.groupby(arms, dropna=False, sort=True):
+        if group["run"].isin(ctl["run"]).all():
+            continue
+        row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
+        draws = _sharing(ctl, row, shared)
+        if draws.empty:
+            continue
+        for m in metrics:
+            observed, values = group[m].mean(), draws[m].dropna()
+            p = rank_p_value(observed, list(values), higher_is_better=not is_lower_better(m))
+            row[m] = _number(observed)
+            row[f"{m} control"] = (f"{_number(values.mean())} [{_number(values.min())}, "
+                                   f"{_number(values.max())}]")
+            row[f"{m} p"] = f"{p:.3f}"
+        row["draws"] = len(draws)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
                  reference: str) -> pd.DataFrame:
     """Every arm against the reference arm, paired by seed and document and bootstrapped: the
@@ -155,10 +198,7 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
         if group["run"].isin(ref["run"]).all():
             continue
         row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
-        mine = ref
-        for a in shared:
-            mine = mine[mine[a].astype(str) == str(row[a])]
-        pairs = _pairs(group, mine)
+        pairs = _pairs(group, _sharing(ref, row, shared))
         for role in ("target", "retention"):
             a = [load_docs(study_dir, x, role) for x, _ in pairs]
             b = [load_docs(study_dir, y, role) for _, y in pairs]
@@ -200,8 +240,8 @@ def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
 
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
                    by: str | None, reference: str | None, plots_dir: Path | None = None,
-                   expect: list[str] | None = None, gap: list[str] | None = None
-                   ) -> tuple[list[Section], pd.DataFrame | None]:
+                   expect: list[str] | None = None, gap: list[str] | None = None,
+                   control: str | None = None) -> tuple[list[Section], pd.DataFrame | None]:
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
     and PDF), and the arms' summary table (for LaTeX)."""
     df = records.done
@@ -236,6 +276,14 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                     text="Perplexity ratio to (or accuracy minus) the reference arm, paired "
                          "by seed and document; 95% bootstrap interval over documents and "
                          "seeds."))
+        if control:
+            controlled = control_table(chosen, arms, control)
+            if not controlled.empty:
+                sections.append(Section(
+                    f"Against {control}", controlled,
+                    text="Each arm's mean against the control's draws sharing its other "
+                         "factors: their mean [min, max] and the one-sided rank p-value "
+                         "(1 + draws at least as good) / (1 + draws)."))
         two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any()
         if two_domains:
             sections.append(Section("Frontier", frontier_table(df, select_param),
@@ -311,7 +359,8 @@ def to_markdown(title: str, sections: list[Section]) -> str:
 def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
                  select_param: str | None = None, by: str | None = None,
                  reference: str | None = None, html: bool = False,
-                 expect: list[str] | None = None, gap: list[str] | None = None) -> str:
+                 expect: list[str] | None = None, gap: list[str] | None = None,
+                 control: str | None = None) -> str:
     """Write report.{csv,md,tex} and summary.csv (with `html`: report.html and figures/*.png,
     *.pdf) and return the Markdown text."""
     study_dir = Path(study_dir)
@@ -320,7 +369,8 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
     title = (f"{study_dir.name}: {len(records.done)} done, {len(records.failed)} failed, "
              f"{len(records.incomplete)} incomplete")
     sections, summary = build_sections(study_dir, records, select_param, by, reference,
-                                       out_dir / "figures" if html else None, expect, gap)
+                                       out_dir / "figures" if html else None, expect, gap,
+                                       control)
     markdown = to_markdown(title, sections)
     write_text(out_dir / "report.md", markdown)
     write_text(out_dir / "report.csv", records.done.to_csv(index=False))
@@ -359,13 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap", nargs=2, metavar=("TARGET", "DONOR"),
                         help="gap recovery of every arm between two reference arms, e.g. "
                              "--gap method=zero_shot method=full_ft")
+    parser.add_argument("--control", metavar="KEY=VALUE",
+                        help="a random control whose seeds are draws, e.g. method.graft."
+                             "select=random_matched: every arm gets a rank p-value among them")
     parser.add_argument("--html", action="store_true",
                         help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
         expect = [*(args.expect or []), *(read_grid(args.grid) if args.grid else [])]
         print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
-                           args.html, expect or None, args.gap))
+                           args.html, expect or None, args.gap, args.control))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2
