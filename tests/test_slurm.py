@@ -103,3 +103,23 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(cluster, tmp_path):
     reference = json.loads((tmp_path / "whole" / run_dir.name / "metrics.json").read_text())
     for key in ("train_steps", "train_tokens", "target_ppl", "retention_ppl"):
         assert metrics[key] == reference[key], key
+
+
+def test_portability_points_on_slurm_share_one_origin_module(cluster, tmp_path):
+    # The three conditions of one grid cell as one job array: array tasks that run at once race
+    # for the origin module; the cache's lock lets one build it and the others reuse it.
+    proc = _sweep(["study=port", "method=peft_port", "method.module.kind=lora",
+                   "data=movie_reviews", "method.origin.data=movie_reviews",
+                   "method.val_items=16", "method.test_items=32", "trainer.max_steps=2",
+                   "method.condition=ported,sampled,scratch"], tmp_path)
+    log = proc.communicate(timeout=900)[0]
+    assert proc.returncode == 0, log[-3000:]
+    records = read_study(tmp_path / "port").done
+    assert sorted(records["method.condition"]) == ["ported", "sampled", "scratch"]
+    assert len({s["slurm_job_id"] for s in _statuses(tmp_path / "port").values()}) == 3
+    modules = [p for p in (tmp_path / "cache" / "peft_modules").iterdir() if p.is_dir()]
+    assert len(modules) == 1
+    # Ported and sampled read the same origin module and score it identically.
+    ported = records[records["method.condition"] == "ported"].iloc[0]
+    sampled = records[records["method.condition"] == "sampled"].iloc[0]
+    assert ported["origin_acc"] == sampled["origin_acc"] and ported["origin_n"] == 32
