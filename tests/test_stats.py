@@ -164,6 +164,20 @@ def test_selection_takes_the_highest_accuracy_and_the_lowest_perplexity():
     assert "highest" in select(df, "lr", "val_target_acc").rule()
 
 
+def test_selection_by_several_metrics_uses_each_arms_own():
+    from transplant.results.stats import select
+
+    df = pd.DataFrame({"data.objective": ["lm"] * 2 + ["task"] * 2,
+                       "method.alpha": [0.5, 1.0] * 2, "seed": [0] * 4,
+                       "val_target_ppl": [20.0, 10.0, None, None],
+                       "val_target_acc": [None, None, 0.7, 0.6]})
+    chosen = select(df, "method.alpha", "val_target_ppl,val_target_acc").chosen
+    alpha = dict(zip(chosen["data.objective"], chosen["method.alpha"], strict=True))
+    assert alpha == {"lm": 1.0, "task": 0.5}  # the lower perplexity; the higher accuracy
+    with pytest.raises(ValueError, match="'target_acc': selection must use a validation"):
+        select(df, "method.alpha", "val_target_ppl,target_acc")
+
+
 def test_gap_recovery_takes_the_references_of_the_runs_own_model():
     from transplant.results.stats import gap_recoveries
 
@@ -174,6 +188,26 @@ def test_gap_recovery_takes_the_references_of_the_runs_own_model():
     out = gap_recoveries(runs, ["arm", "model"], ref.iloc[:2], ref.iloc[2:])
     # w1: halfway between 100 and 10 on the log scale; w2: still at its zero-shot 50.
     assert out["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])
+
+
+def test_gap_recovery_takes_the_references_of_the_runs_own_objective():
+    from transplant.results.stats import gap_recoveries
+
+    ref = pd.DataFrame({"run": ["zl", "zt", "fl", "ft"],
+                        "method": ["zero_shot", "zero_shot", "full_ft", "full_ft"],
+                        "data.objective": ["lm", "task", "lm", "task"], "seed": [0] * 4,
+                        "target_ppl": [100.0, None, 10.0, None],
+                        "target_acc": [None, 0.4, None, 0.8]})
+    runs = pd.DataFrame({"run": ["l", "t"], "method": ["theseus"] * 2,
+                         "data.objective": ["lm", "task"], "seed": [0, 0],
+                         "target_ppl": [10 ** 1.5, None], "target_acc": [None, 0.7]})
+    arms = ["method", "data.objective"]
+    out = gap_recoveries(runs, arms, ref[ref.method == "zero_shot"],
+                         ref[ref.method == "full_ft"]).set_index("data.objective")
+    assert out.loc["lm", "gap_recovery_ppl"] == pytest.approx(0.5)
+    assert out.loc["task", "gap_recovery_acc"] == pytest.approx((0.7 - 0.4) / (0.8 - 0.4))
+    assert out.loc["task", "tir_acc"] == pytest.approx(0.7 / 0.4)
+    assert pd.isna(out.loc["lm", "gap_recovery_acc"])
 
 
 def test_paired_accuracy_difference_is_exact_and_its_interval_covers_it():

@@ -116,7 +116,7 @@ def _check_same_result_config(record: RunRecord, resolved: dict[str, Any]) -> No
 
 
 def _summary(metrics: dict[str, Any]) -> str:
-    keys = ("target_ppl", "retention_ppl", "train_tokens", "wall_s")
+    keys = ("target_ppl", "target_acc", "retention_ppl", "train_tokens", "wall_s")
     return ", ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
 
 

@@ -38,9 +38,16 @@ class ModelConfig:
     trust_remote_code: bool = False  # off unless the user turns it on
 
 
+class Objective(Choice):
+    lm = "lm"  # language modelling on the target corpus; scored by perplexity
+    task = "task"  # the corpus's labelled task (data/tasks.py): loss on the label word,
+    #               scored by label-likelihood accuracy, macro-F1 and the majority class
+
+
 @dataclass
 class DataConfig:
     domain: str = MISSING  # the target corpus
+    objective: Objective = Objective.lm
     paths: list[str] = field(default_factory=list)  # text_files
     hf_path: str | None = None  # hf_dataset
     hf_name: str | None = None

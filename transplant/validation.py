@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from transplant.config import (
     ConfigError,
     ModelConfig,
+    Objective,
     as_object,
     check,
     check_context,
@@ -19,6 +20,7 @@ from transplant.config import (
 )
 from transplant.data.corpora import CORPORA, CorpusUnavailableError, load_corpus
 from transplant.data.split import split_documents
+from transplant.data.tasks import TASKS
 from transplant.methods import METHODS
 from transplant.methods.common import corpus_spec
 from transplant.models.facts import ModelFacts, ModelLoadError, model_facts
@@ -31,6 +33,9 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
     check(cfg.method.name in METHODS, "method.name", cfg.method.name,
           f"one of {', '.join(sorted(METHODS))}")
     check_shared(cfg, CORPORA, _gpu_visible)
+    if cfg.data.objective == Objective.task:
+        check(cfg.data.domain in TASKS, "data.domain", cfg.data.domain,
+              f"a labelled task with data.objective=task: one of {', '.join(sorted(TASKS))}")
     method = METHODS[cfg.method.name]
     facts = None
     if method.needs_model:

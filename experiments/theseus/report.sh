@@ -4,5 +4,5 @@
 # and fine-tuned (1) runs.
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
-$R "${1:-outputs/theseus_widths}" --select method.alpha --by val_target_ppl \
+$R "${1:-outputs/theseus_widths}" --select method.alpha --by val_target_ppl,val_target_acc \
     --gap method=zero_shot method=full_ft --html --grid "$(dirname "$0")/grid"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from transplant.atomic import write_json
-from transplant.config import ModelConfig, OptimConfig, TrainerConfig, as_object
+from transplant.config import ModelConfig, Objective, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
 from transplant.runs import RunContext
 
@@ -68,12 +68,19 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
           ctx: RunContext, *, domain: str | None = None, data: TrainData | None = None,
           seed: int | None = None, phase: str = "train") -> TrainStats:
     """Train `model` (its trainable weights already chosen) on one token budget of the target
-    domain's (or `domain`'s) train split, or on `data` (a stream, or labelled examples);
-    preemptible, resuming from `ctx.resume_dir(phase)`."""
+    domain's (or `domain`'s) train split, on its labelled examples with data.objective=task,
+    or on `data` (a stream, or labelled examples); preemptible, resuming from
+    `ctx.resume_dir(phase)`."""
     from transplant.training.fit import fit
 
     trainer: TrainerConfig = as_object(cfg.trainer)
     optim: OptimConfig = as_object(cfg.method.optim)
+    if data is None and cfg.data.objective == Objective.task:
+        from transplant.data.tasks import TASKS
+        from transplant.methods.task import examples, task_docs
+
+        task = TASKS[domain or cfg.data.domain]
+        data = examples(task, task_docs(task, "train", cfg), tokenizer)
     if data is None:
         data = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
     return fit(model, data, cfg.data.block_size, trainer, optim,
@@ -109,13 +116,23 @@ def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConf
              ctx: RunContext, prefix: str = "", per_doc: bool = True) -> dict[str, Any]:
     """Perplexity and bits/byte on the target domain's test split (and its validation split,
     `val_target_*`, with eval.validation) and on the retention domain's test split, each
-    metric named `<prefix><role>_<metric>`."""
+    metric named `<prefix><role>_<metric>`. With data.objective=task the target domain is
+    scored on its labelled task instead (`target_acc`, `_f1`, `_majority_acc`, `_n`)."""
     parts = [("target", cfg.data.domain, "test", None)]
     if cfg.eval.retention:
         parts.append(("retention", cfg.eval.retention, "test", cfg.eval.retention_doc_tokens))
     if cfg.eval.validation:
         parts.append(("val_target", cfg.data.domain, "validation", None))
     out: dict[str, Any] = {}
+    if cfg.data.objective == Objective.task:
+        from transplant.data.tasks import TASKS
+        from transplant.methods.task import score
+
+        task = TASKS[cfg.data.domain]
+        for role, _, split, _ in [p for p in parts if p[0] != "retention"]:
+            out.update(score(model, tokenizer, task, cfg, ctx if per_doc else None,
+                             prefix + role, split))
+        parts = [p for p in parts if p[0] == "retention"]
     for role, name, split, doc_cap in parts:
         out[f"{prefix}{role}_domain"] = name
         out.update(domain_perplexity(model, tokenizer, cfg, ctx, prefix + role, name, split,

@@ -17,24 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import write_json
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, ModelConfig, check
-from transplant.data.tasks import TASKS, LabelTask
-from transplant.methods.common import DOCS_DIR, load, train
+from transplant.data.tasks import TASKS
+from transplant.methods.common import load, train
 from transplant.methods.method import Method
+from transplant.methods.task import examples, score, task_docs
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.runs import RunContext, result_part
 from transplant.surgery.peft_modules import PeftKind
 from transplant.training.policies import count_parameters
-
-if TYPE_CHECKING:
-    from transplant.data.corpora import Document
-    from transplant.training.data_module import LabelledExamples
 
 MODULE_DIR = "module"
 
@@ -94,46 +91,6 @@ def check_port(cfg: DictConfig, destination: ModelFacts) -> None:
         check(not mismatches, "method.origin.model", origin,
               f"a host of the destination's shapes (origin vs destination: "
               f"{'; '.join(mismatches)})")
-
-
-def task_docs(task: LabelTask, split: str, cfg: DictConfig, limit: int | None = None
-              ) -> list[Document]:
-    """The task's labelled documents of one split (at most `limit`)."""
-    from transplant.data.corpora import load_corpus
-    from transplant.data.split import split_documents
-
-    return split_documents(load_corpus(task.corpus), cfg.data.validation_permille,
-                           cfg.data.test_permille)[split][:limit]
-
-
-def examples(task: LabelTask, docs: list[Document], tokenizer) -> LabelledExamples:
-    """Each document's prompt and its label's words, as token ids."""
-    from transplant.training.data_module import LabelledExamples
-
-    prompts = [tokenizer(task.template.format(text=d.text)).input_ids for d in docs]
-    answers = [tokenizer(task.label_words[d.label], add_special_tokens=False).input_ids
-               for d in docs]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return LabelledExamples(prompts, answers, pad)
-
-
-def score(model, tokenizer, task: LabelTask, cfg: DictConfig, ctx: RunContext | None,
-          prefix: str, split: str = "test", limit: int | None = None) -> dict[str, Any]:
-    """`<prefix>_acc`, `_f1`, `_majority_acc`, `_n` on one split; with `ctx`, each example's
-    prediction goes to `<run>/docs/<prefix>.json` (paired comparisons over examples)."""
-    from transplant.eval.classify import classification_metrics, classify
-
-    docs = task_docs(task, split, cfg, limit)
-    labels = [d.label for d in docs]
-    predicted = classify(model, tokenizer, [d.text for d in docs], task.label_words,
-                         task.template, calibration=str(cfg.eval.calibration))
-    scores = classification_metrics(predicted, labels, list(task.label_words))
-    if ctx is not None:
-        write_json(ctx.dir / DOCS_DIR / f"{prefix}.json", {
-            "domain": task.corpus, "split": split, "doc_ids": [d.id for d in docs],
-            "predicted": predicted, "labels": labels})
-    return {f"{prefix}_acc": scores["acc"], f"{prefix}_f1": scores["macro_f1"],
-            f"{prefix}_majority_acc": scores["majority_acc"], f"{prefix}_n": scores["n"]}
 
 
 def evaluate(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = ""

@@ -61,9 +61,13 @@ class Selection:
     runs: pd.DataFrame  # the chosen configuration's runs (all seeds)
 
     def rule(self) -> str:
-        best = "lowest" if self.lower_is_better else "highest"
-        return (f"{self.param} chosen per arm by the {best} mean {self.by} over seeds "
-                "(validation split); test metrics are of the chosen value only")
+        if "," in self.by:
+            how = (f"the best mean over seeds of the first of {self.by.replace(',', ', ')} "
+                   "it has (lowest perplexity, highest accuracy or F1)")
+        else:
+            how = f"the {'lowest' if self.lower_is_better else 'highest'} mean {self.by} over seeds"
+        return (f"{self.param} chosen per arm by {how} (validation split); test metrics are of "
+                "the chosen value only")
 
 
 HIGHER_IS_BETTER = ("_acc", "_f1")  # metric name endings; perplexities, losses: lower
@@ -77,15 +81,17 @@ def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool | None =
            ) -> Selection:
     """Per arm, the value of `param` whose runs have the best mean validation metric `by`.
 
-    Arms without the parameter (zero-shot) are kept as they are. Test columns are never read.
-    Lower wins unless `by` is an accuracy or F1 (or `lower_is_better` says otherwise).
+    `by` may list several metrics, comma-separated: each arm uses the first its runs have (a
+    study of perplexity and accuracy arms: `val_target_ppl,val_target_acc`). Arms without the
+    parameter (zero-shot) are kept as they are. Test columns are never read. Lower wins unless
+    the metric is an accuracy or F1 (or `lower_is_better` says otherwise).
     """
-    if lower_is_better is None:
-        lower_is_better = is_lower_better(by)
-    if not by.startswith("val_"):
-        raise ValueError(f"--by {by!r}: selection must use a validation metric (val_*), never "
-                         "a test metric")
-    if by not in df:
+    metrics = by.split(",")
+    for m in metrics:
+        if not m.startswith("val_"):
+            raise ValueError(f"--by {m!r}: selection must use a validation metric (val_*), "
+                             "never a test metric")
+    if not any(m in df for m in metrics):
         raise ValueError(f"--by {by!r}: no run has this metric; runs have "
                          f"{', '.join(c for c in df.columns if c.startswith('val_'))}")
     arms = arm_columns(df, exclude=(param,))
@@ -94,13 +100,18 @@ def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool | None =
         if param not in group or group[param].isna().all():  # an arm without it: zero-shot
             keep.append(group)
             continue
-        values = group.groupby(param)[by].mean()
-        best = values.idxmin() if lower_is_better else values.idxmax()
         row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
-        chosen.append({**row, param: best, f"mean {by}": values[best],
+        metric = next((m for m in metrics if m in group and group[m].notna().any()), None)
+        if metric is None:
+            raise ValueError(f"--by {by!r}: the runs of arm {row} have none of these metrics")
+        lower = is_lower_better(metric) if lower_is_better is None else lower_is_better
+        values = group.groupby(param)[metric].mean()
+        best = values.idxmin() if lower else values.idxmax()
+        chosen.append({**row, param: best, f"mean {metric}": values[best],
                        "grid": ",".join(str(v) for v in values.index)})
         keep.append(group[group[param] == best])
-    return Selection(param, by, lower_is_better, pd.DataFrame(chosen),
+    return Selection(param, by, lower_is_better if lower_is_better is not None
+                     else is_lower_better(metrics[0]), pd.DataFrame(chosen),
                      pd.concat(keep) if keep else df.iloc[:0])
 
 
@@ -177,32 +188,43 @@ def rank_p_value(observed: float, controls: list[float], higher_is_better: bool 
 
 def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
                    donor: pd.DataFrame) -> pd.DataFrame:
-    """Per run of every other arm: gap recovery on log perplexity (and on sentiment accuracy,
-    with TIR, where runs have it) between the reference arms `target` (untouched) and `donor`
-    (upper bound), each reference run taken on the same model (where the references span
-    several, e.g. one per target width) and at the same seed (or its only run)."""
-    def at_seed(ref: pd.DataFrame, run: pd.Series) -> pd.Series | None:
+    """Per run of every other arm: gap recovery on log perplexity, and on accuracy with TIR
+    (`sentiment_acc`, or a task's `target_acc`), between the reference arms `target`
+    (untouched) and `donor` (upper bound). Each run's references are those on the same model
+    (where they span several, e.g. one per target width), agreeing with it on every factor in
+    `arms` that both name (the objective of a study that has several) except those that tell
+    the two references apart (method), at the same seed (or their only run)."""
+    exclude = {a for a in arms if a in target and a in donor
+               and set(target[a].astype(str)) != set(donor[a].astype(str))}
+
+    def reference(ref: pd.DataFrame, run: pd.Series) -> pd.Series | None:
         if "model" in ref and ref["model"].nunique() > 1:
             ref = ref[ref["model"] == run.get("model")]
+        for a in arms:
+            if a not in exclude and a in ref and not pd.isna(run.get(a)):
+                named = ref[a].notna()
+                ref = ref[~named | (ref[a].astype(str) == str(run[a]))]
         if len(ref) == 1:
             return ref.iloc[0]
         match = ref[ref[SEED].astype(int) == int(run[SEED])]
-        return match.iloc[0] if len(match) else None
+        return match.iloc[0] if len(match) == 1 else None
 
     rows = []
     refs = set(target["run"]) | set(donor["run"])
     for _, run in df[~df["run"].isin(refs)].iterrows():
-        t, d = at_seed(target, run), at_seed(donor, run)
+        t, d = reference(target, run), reference(donor, run)
         if t is None or d is None:
             continue
         row = {a: run[a] for a in arms} | {SEED: run[SEED]}
-        gap = np.log(d["target_ppl"]) - np.log(t["target_ppl"])
-        row["gap_recovery_ppl"] = ((np.log(run["target_ppl"]) - np.log(t["target_ppl"])) / gap
-                                   if gap else np.nan)
-        if "sentiment_acc" in run and not pd.isna(run["sentiment_acc"]):
-            acc_gap = d["sentiment_acc"] - t["sentiment_acc"]
-            row["gap_recovery_acc"] = ((run["sentiment_acc"] - t["sentiment_acc"]) / acc_gap
-                                       if acc_gap else np.nan)
-            row["tir_acc"] = run["sentiment_acc"] / t["sentiment_acc"]
+        if not pd.isna(run.get("target_ppl")):
+            gap = np.log(d["target_ppl"]) - np.log(t["target_ppl"])
+            row["gap_recovery_ppl"] = ((np.log(run["target_ppl"]) - np.log(t["target_ppl"]))
+                                       / gap if gap else np.nan)
+        for acc in ("sentiment_acc", "target_acc"):
+            if acc in run and not pd.isna(run[acc]):
+                acc_gap = d[acc] - t[acc]
+                row["gap_recovery_acc"] = ((run[acc] - t[acc]) / acc_gap if acc_gap
+                                           else np.nan)
+                row["tir_acc"] = run[acc] / t[acc]
         rows.append(row)
     return pd.DataFrame(rows)
