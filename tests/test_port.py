@@ -144,3 +144,21 @@ def test_sampled_port_applies_the_sampled_tensors(tmp_path):
     assert not torch.allclose(sampled(input_ids=IDS).logits, logits)
     again = port(directory, load_model("tiny_llama")[0], sample_seed=3)
     assert torch.equal(again(input_ids=IDS).logits, sampled(input_ids=IDS).logits)
+
+
+def test_a_module_ported_to_another_host_names_that_host_as_its_base(tmp_path):
+    # Saved on one host, loaded onto another of the same shapes (here: the same weights saved
+    # under another directory): the module's base becomes the new host, quietly.
+    import warnings
+
+    model, _ = load_model("tiny_llama")
+    for name in ("origin_host", "other_host"):
+        model.save_pretrained(tmp_path / name)
+    origin = AutoModelForCausalLM.from_pretrained(tmp_path / "origin_host")
+    get_peft_model(origin, CONFIGS["lora"]()).save_pretrained(tmp_path / "module")
+    other = AutoModelForCausalLM.from_pretrained(tmp_path / "other_host")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ported = port(tmp_path / "module", other)
+    assert not [w for w in caught if "was renamed" in str(w.message)]
+    assert ported.peft_config["default"].base_model_name_or_path == str(tmp_path / "other_host")

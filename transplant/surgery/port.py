@@ -48,12 +48,13 @@ def read_module(directory: str | Path) -> tuple[PeftConfig, dict[str, torch.Tens
 
 
 # Prompt-learning configs record these from the host they were made on; on another host peft
-# must read them from that host, or a module of the wrong width would pass the check.
-HOST_FIELDS = ("token_dim", "num_layers", "num_attention_heads")
+# must read them from that host, or a module of the wrong width would pass the check. The base
+# model's name is the host's too (peft fills it in; a stale one only earns a rename warning).
+HOST_FIELDS = ("token_dim", "num_layers", "num_attention_heads", "base_model_name_or_path")
 
 
 def for_host(config: PeftConfig) -> PeftConfig:
-    """A copy of `config` that takes its host-derived sizes from the host it is applied to."""
+    """A copy of `config` that takes its host-derived fields from the host it is applied to."""
     config = copy.deepcopy(config)
     for name in HOST_FIELDS:
         if hasattr(config, name):
