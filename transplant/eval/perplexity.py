@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from transplant.data.tokens import TokenStream
+from transplant.models.logits import logits_at
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,21 @@ def perplexity(model: nn.Module, stream: TokenStream, window: int, stride: int,
     desc = f"ppl {stream.domain}/{stream.split}"
     for batch in tqdm(batches, desc=desc, disable=not progress, leave=False):
         inputs = torch.stack([ids[w.begin:w.end] for w in batch]).to(device)
-        targets = inputs[:, 1:].clone()
+        # Logits only from the first column any row scores: a window's head is most of a small
+        # model's forward, and all but the first window score only their last `stride` targets.
+        first = min(w.first_target - w.begin for w in batch) - 1  # column predicting it
+        targets = inputs[:, first + 1:].clone()
         for row, w in enumerate(batch):
-            targets[row, : w.first_target - w.begin - 1] = -100  # scored by an earlier window
-            unscored = ~stream.scored[w.begin + 1:w.end].to(device)  # separators: context only
+            targets[row, : w.first_target - w.begin - 1 - first] = -100  # an earlier window's
+            unscored = ~stream.scored[w.begin + first + 1:w.end].to(device)  # separators
             targets[row][unscored] = -100
-        logits = model(input_ids=inputs).logits[:, :-1].float()
+        columns = torch.arange(first, inputs.size(1) - 1)
+        logits = logits_at(model, inputs, None, columns).float()
         nll = nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)),
                                           targets.reshape(-1), ignore_index=-100,
                                           reduction="none").double().cpu()
         keep = (targets != -100).reshape(-1).cpu()
-        docs = torch.cat([doc_of[w.begin + 1:w.end] for w in batch])
+        docs = torch.cat([doc_of[w.begin + first + 1:w.end] for w in batch])
         doc_nll.index_add_(0, docs[keep], nll[keep])
         doc_tokens.index_add_(0, docs[keep], torch.ones_like(docs[keep]))
     model.train(was_training)
