@@ -53,6 +53,26 @@ def test_unreadable_status_is_listed_not_fatal(tmp_path):
     assert [r for r, _ in records.incomplete] == ["r1", "r2"]  # r2: done but no metrics.json
 
 
+def test_arms_are_named_by_every_override_key_config_group_choices_included(tmp_path):
+    # `peft=` and `hosts=` are config group choices (no dot in the key): two modules must be
+    # two arms, not one arm of four runs (as a rule that took only dotted keys did).
+    from transplant.results.report import write_report
+
+    for peft, acc in (("lora", (0.8, 0.9)), ("prefix", (0.5, 0.6))):
+        for seed in (0, 1):
+            identity = {"hosts": "a_b", "peft": peft, "seed": str(seed)}
+            d = tmp_path / "st" / f"hosts=a_b,peft={peft},seed={seed}"
+            d.mkdir(parents=True)
+            (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+            (d / "metrics.json").write_text(json.dumps({"method": "peft_port", "model": "b",
+                                                        "target_acc": acc[seed]}))
+    write_report(tmp_path / "st")
+    summary = pd.read_csv(tmp_path / "st" / "_report" / "summary.csv").set_index("peft")
+    assert summary["n"].tolist() == [2, 2]
+    assert summary.loc["lora", "target_acc"].startswith("0.85 [")  # mean of 0.8 and 0.9
+    assert summary.loc["prefix", "target_acc"].startswith("0.55 [")
+
+
 def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
     from transplant.results.plots import categorical_axes, grouped_bars
 

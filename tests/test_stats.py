@@ -38,12 +38,12 @@ def _runs():
 
 
 def test_selection_uses_validation_only():
-    sel = select(_runs(), "method.optim.lr", "val_target_ppl")
+    sel = select(_runs(), "method.optim.lr", "val_target_ppl", ["method"])
     chosen = dict(zip(sel.chosen["method"], sel.chosen["method.optim.lr"], strict=True))
     assert chosen == {"lora": 1e-3, "full_ft": 1e-4}
     assert len(sel.runs) == 6 and set(sel.runs["method.optim.lr"]) == {1e-3, 1e-4}
     with pytest.raises(ValueError, match="must use a validation metric"):
-        select(_runs(), "method.optim.lr", "target_ppl")
+        select(_runs(), "method.optim.lr", "target_ppl", ["method"])
 
 
 def _docs(nll, tokens, ids=None):
@@ -159,9 +159,9 @@ def test_selection_takes_the_highest_accuracy_and_the_lowest_perplexity():
     df = pd.DataFrame({"method": ["a"] * 4, "lr": [1, 1, 2, 2],
                        "val_target_acc": [0.6, 0.7, 0.5, 0.5],
                        "val_target_ppl": [10, 12, 9, 9], "seed": [0, 1, 0, 1]})
-    assert select(df, "lr", "val_target_acc").chosen["lr"].tolist() == [1]
-    assert select(df, "lr", "val_target_ppl").chosen["lr"].tolist() == [2]
-    assert "highest" in select(df, "lr", "val_target_acc").rule()
+    assert select(df, "lr", "val_target_acc", ["method"]).chosen["lr"].tolist() == [1]
+    assert select(df, "lr", "val_target_ppl", ["method"]).chosen["lr"].tolist() == [2]
+    assert "highest" in select(df, "lr", "val_target_acc", ["method"]).rule()
 
 
 def test_selection_by_several_metrics_uses_each_arms_own():
@@ -171,11 +171,12 @@ def test_selection_by_several_metrics_uses_each_arms_own():
                        "method.alpha": [0.5, 1.0] * 2, "seed": [0] * 4,
                        "val_target_ppl": [20.0, 10.0, None, None],
                        "val_target_acc": [None, None, 0.7, 0.6]})
-    chosen = select(df, "method.alpha", "val_target_ppl,val_target_acc").chosen
+    chosen = select(df, "method.alpha", "val_target_ppl,val_target_acc",
+                    ["data.objective"]).chosen
     alpha = dict(zip(chosen["data.objective"], chosen["method.alpha"], strict=True))
     assert alpha == {"lm": 1.0, "task": 0.5}  # the lower perplexity; the higher accuracy
     with pytest.raises(ValueError, match="'target_acc': selection must use a validation"):
-        select(df, "method.alpha", "val_target_ppl,target_acc")
+        select(df, "method.alpha", "val_target_ppl,target_acc", ["data.objective"])
 
 
 def test_gap_recovery_takes_the_references_of_the_runs_own_model():

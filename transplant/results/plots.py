@@ -47,11 +47,11 @@ def _arm_name(row: pd.Series, arms: list[str]) -> str:
                      for a in arms if not pd.isna(row[a])) or "all runs"
 
 
-def numeric_axes(df: pd.DataFrame) -> list[str]:
-    """Identity columns that vary and are numbers (not the seed): candidate x axes."""
+def numeric_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
+    """Arm columns that vary and are numbers: candidate x axes."""
     out = []
-    for c in df.columns:
-        if "." not in c or df[c].nunique(dropna=True) < 2:
+    for c in arms:
+        if c not in df or df[c].nunique(dropna=True) < 2:
             continue
         values = pd.to_numeric(df[c].dropna(), errors="coerce")
         if values.notna().all():
@@ -61,7 +61,7 @@ def numeric_axes(df: pd.DataFrame) -> list[str]:
 
 def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
     """Arm columns that vary and are not numbers: candidate groups and bars."""
-    return [a for a in arms if a in df and a not in numeric_axes(df)
+    return [a for a in arms if a in df and a not in numeric_axes(df, arms)
             and df[a].nunique(dropna=True) >= 2]
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 @dataclass(frozen=True)
 class StudyRecords:
     done: pd.DataFrame  # one row per finished run: identity fields, then metrics
+    identity: tuple[str, ...]  # the override keys that name the runs (their identity), in order
     failed: list[tuple[str, str]]  # (run id, first line of the error)
     incomplete: list[tuple[str, str]]  # (run id, why): running or killed, or unreadable
 
@@ -25,6 +26,7 @@ def read_study(study_dir: str | Path) -> StudyRecords:
     if not study_dir.is_dir():
         raise FileNotFoundError(f"no study directory {study_dir}")
     rows, failed, incomplete = [], [], []
+    identity: dict[str, None] = {}  # ordered union of the finished runs' override keys
     runs = sorted(p for p in study_dir.iterdir() if p.is_dir() and not p.name.startswith("_"))
     for run_dir in runs:
         status_path = run_dir / "status.json"
@@ -42,10 +44,11 @@ def read_study(study_dir: str | Path) -> StudyRecords:
             metrics = json.loads((run_dir / "metrics.json").read_text())
             # The identity wins: `method=organ_in_place` names the arm, metrics say `organ`.
             rows.append({"run": run_dir.name, **metrics, **status.get("identity", {})})
+            identity.update(dict.fromkeys(status.get("identity", {})))
         elif state == "preempted":
             incomplete.append((run_dir.name, f"preempted: {status.get('reason', '')}; "
                                              "relaunch to resume"))
         else:
             incomplete.append((run_dir.name, f"status {state!r}, pid {status.get('pid')} on "
                                              f"{status.get('host')}: running or killed"))
-    return StudyRecords(pd.DataFrame(rows), failed, incomplete)
+    return StudyRecords(pd.DataFrame(rows), tuple(identity), failed, incomplete)

@@ -41,31 +41,10 @@ from transplant.results.stats import (
     summarize,
 )
 
-HEADLINE = ("target_domain", "target_ppl", "target_bpb", "retention_domain", "retention_ppl",
-            "retention_bpb", "train_tokens", "params_trainable", "train_s", "peak_rss_mb",
-            "wall_s")
 SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl", "sentiment_acc",
            "sentiment_f1", "majority_acc", "target_acc", "target_f1", "target_majority_acc",
            "zero_target_acc", "origin_acc", "val_target_acc", "gap_recovery_ppl",
            "gap_recovery_acc", "tir_acc", "train_tokens", "params_trainable", "wall_s")
-NOT_IDENTITY = {"run", "method", "model", "seed"}
-
-
-def headline_table(records: StudyRecords, columns: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
-    df = records.done
-    if df.empty:
-        return df
-    ident = [c for c in df.columns if c not in NOT_IDENTITY and "=" not in c and
-             c in _identity_columns(df)]
-    cols = ["method", "model", "seed", *ident, *[c for c in columns if c in df.columns]]
-    cols = list(dict.fromkeys(c for c in cols if c in df.columns))
-    return df[cols].sort_values(cols[:3 + len(ident)]).reset_index(drop=True)
-
-
-def _identity_columns(df: pd.DataFrame) -> list[str]:
-    # Identity fields are override keys (dotted or group names) that vary across runs.
-    return [c for c in df.columns if ("." in c or c in ("data", "experiment"))
-            and df[c].nunique(dropna=False) > 1]
 
 
 def protocol_note(df: pd.DataFrame) -> str:
@@ -230,10 +209,11 @@ def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
             if int(s) in by_seed]
 
 
-def frontier_table(df: pd.DataFrame, param: str | None) -> pd.DataFrame:
+def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | None
+                   ) -> pd.DataFrame:
     """Target and retention test perplexity for every arm and value of `param` (descriptive:
     nothing is chosen from it)."""
-    arms = arm_columns(df, exclude=(param,) if param else ())
+    arms = arm_columns(df, identity, exclude=(param,) if param else ())
     keys = [*arms, param] if param and param in df else arms
     return interval_table(df, ["target_ppl", "retention_ppl"], keys)
 
@@ -244,7 +224,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                    control: str | None = None) -> tuple[list[Section], pd.DataFrame | None]:
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
     and PDF), and the arms' summary table (for LaTeX)."""
-    df = records.done
+    df, identity = records.done, records.identity
     sections: list[Section] = []
     summary = None
     if not df.empty:
@@ -255,11 +235,12 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                                               else f"All numbers from {code}.")))
         chosen = df
         if select_param:
-            selection = select(df, select_param, by or "val_target_ppl")
+            selection = select(df, select_param, by or "val_target_ppl",
+                               arm_columns(df, identity, exclude=(select_param,)))
             chosen = selection.runs
             sections.append(Section("Selection", selection.chosen,
                                     text=f"{selection.rule()}."))
-        arms = arm_columns(chosen, exclude=(select_param,) if select_param else ())
+        arms = arm_columns(chosen, identity, exclude=(select_param,) if select_param else ())
         summary = summary_table(chosen, arms)
         sections.append(Section("Arms", summary, text="Mean [95% t-interval] over seeds, n "
                                                       "runs."))
@@ -286,13 +267,13 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                          "(1 + draws at least as good) / (1 + draws)."))
         two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any()
         if two_domains:
-            sections.append(Section("Frontier", frontier_table(df, select_param),
+            sections.append(Section("Frontier", frontier_table(df, identity, select_param),
                                     text="Every arm and value (descriptive: nothing is "
                                          "chosen from test numbers). Test perplexity, mean "
                                          "[95% t-interval]."))
         if plots_dir is not None:
-            sections += _figures(study_dir, df, chosen, arms, select_param, two_domains,
-                                 plots_dir)
+            sections += _figures(study_dir, df, identity, chosen, arms, select_param,
+                                 two_domains, plots_dir)
         note = protocol_note(df)
         if note:
             sections.append(Section("Protocol", text=f"Perplexity: {note}."))
@@ -309,14 +290,15 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
     return sections, summary
 
 
-def _figures(study_dir: Path, df: pd.DataFrame, chosen: pd.DataFrame, arms: list[str],
-             select_param: str | None, two_domains: bool, out: Path) -> list[Section]:
+def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
+             chosen: pd.DataFrame, arms: list[str], select_param: str | None,
+             two_domains: bool, out: Path) -> list[Section]:
     figs = []
     metric = plots.headline(df)
     if metric is None:
         return figs
-    for axis in numeric_axes(df):
-        others = arm_columns(df, exclude=(axis,))
+    for axis in numeric_axes(df, arm_columns(df, identity)):
+        others = arm_columns(df, identity, exclude=(axis,))
         fig = plots.metric_vs_axis(df, axis, metric, others)
         name = f"{metric}_vs_{axis.replace('.', '_')}"
         figs.append(Section(f"{plots.label(metric)} against {plots.label(axis)}",
@@ -331,7 +313,7 @@ def _figures(study_dir: Path, df: pd.DataFrame, chosen: pd.DataFrame, arms: list
                                            out / name),
                             text=f"figures/{name}.png/.pdf (the reported runs)"))
     if two_domains:
-        keys = [*arm_columns(df, exclude=(select_param,) if select_param else ()),
+        keys = [*arm_columns(df, identity, exclude=(select_param,) if select_param else ()),
                 *([select_param] if select_param and select_param in df else [])]
         figs.append(Section("Frontier plot", png=plots.save(plots.frontier(df, keys),
                                                            out / "frontier"),

@@ -5,6 +5,7 @@ and paired differences bootstrapped over documents and seeds. pandas/numpy/scipy
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from scipy import stats
 SEED = "seed"
 
 
-def arm_columns(df: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
-    """The identity columns that name an arm: override keys that vary, except the seed."""
-    keys = [c for c in df.columns if ("." in c or c in ("method", "model", "data"))
-            and c not in (SEED, *exclude) and df[c].nunique(dropna=False) > 1]
+def arm_columns(df: pd.DataFrame, identity: Iterable[str], exclude: tuple[str, ...] = ()
+                ) -> list[str]:
+    """The columns that name an arm: the runs' identity (their override keys: `method`,
+    `peft`, `method.optim.lr`, ...) where it varies, except the seed and `exclude`."""
+    keys = [c for c in identity if c in df and c not in (SEED, *exclude)
+            and df[c].nunique(dropna=False) > 1]
     return keys or ["method"]
 
 
@@ -77,9 +80,10 @@ def is_lower_better(metric: str) -> bool:
     return not metric.endswith(HIGHER_IS_BETTER)
 
 
-def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool | None = None
-           ) -> Selection:
-    """Per arm, the value of `param` whose runs have the best mean validation metric `by`.
+def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
+           lower_is_better: bool | None = None) -> Selection:
+    """Per arm (the runs that agree on every column of `arms`), the value of `param` whose runs
+    have the best mean validation metric `by`.
 
     `by` may list several metrics, comma-separated: each arm uses the first its runs have (a
     study of perplexity and accuracy arms: `val_target_ppl,val_target_acc`). Arms without the
@@ -94,7 +98,6 @@ def select(df: pd.DataFrame, param: str, by: str, lower_is_better: bool | None =
     if not any(m in df for m in metrics):
         raise ValueError(f"--by {by!r}: no run has this metric; runs have "
                          f"{', '.join(c for c in df.columns if c.startswith('val_'))}")
-    arms = arm_columns(df, exclude=(param,))
     chosen, keep = [], []
     for key, group in df.groupby(arms, dropna=False, sort=True):
         if param not in group or group[param].isna().all():  # an arm without it: zero-shot
