@@ -59,6 +59,19 @@ def test_every_peft_kind_trains_on_labelled_examples(kind):
     assert frozen == []  # only the module trained
 
 
+def test_a_fresh_prefix_reads_the_running_text_of_a_seeded_document():
+    from transplant.data.corpora import Document
+    from transplant.methods.peft_port import text_ids
+
+    _, tokenizer = load_model("tiny_llama")  # bytes: one token per character
+    docs = [Document(str(i), t) for i, t in enumerate(["abc", "defgh", "ij"])]
+    drawn = {tuple(text_ids(docs, tokenizer, 4, seed).tolist()) for seed in range(20)}
+    # from each document's start, running on into the next (and from the last, the first)
+    assert drawn == {tuple(ord(c) for c in s) for s in ("abcd", "defg", "ijab")}
+    with pytest.raises(ValueError, match="holds 10 tokens, fewer than the prefix's 11"):
+        text_ids(docs, tokenizer, 11, 0)
+
+
 PORT = [*FAST, "method=peft_port", "data=movie_reviews", "method.origin.data=movie_reviews",
         "method.val_items=16", "method.module.kind=lora"]
 

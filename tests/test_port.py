@@ -162,3 +162,21 @@ def test_a_module_ported_to_another_host_names_that_host_as_its_base(tmp_path):
         ported = port(tmp_path / "module", other)
     assert not [w for w in caught if "was renamed" in str(w.message)]
     assert ported.peft_config["default"].base_model_name_or_path == str(tmp_path / "other_host")
+
+
+@pytest.mark.parametrize("name", ["tiny_llama", "tiny_gpt2", "tiny_qwen3"])
+def test_a_prefix_from_text_is_the_host_after_reading_that_text(name):
+    from transplant.surgery.prefix import prefix_from_text
+
+    host, _ = load_model(name)
+    text, x = IDS[0, :4], IDS[:, 4:]
+    after_text = host(input_ids=IDS).logits[:, 4:]  # the host reads the text, then x
+    model = get_peft_model(host, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    assert not torch.allclose(model(input_ids=x).logits, after_text, atol=1e-3)  # N(0, 1)
+    prefix_from_text(model, text)
+    torch.testing.assert_close(model(input_ids=x).logits, after_text, atol=1e-5, rtol=1e-5)
+    mask = torch.ones_like(x)  # as label scoring passes it
+    torch.testing.assert_close(model(input_ids=x, attention_mask=mask).logits, after_text,
+                               atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="expected 4 token ids .* shape \\(5,\\)"):
+        prefix_from_text(model, IDS[0, :5])

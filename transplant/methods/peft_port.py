@@ -36,6 +36,11 @@ from transplant.training.policies import count_parameters
 MODULE_DIR = "module"
 
 
+class PrefixInit(Choice):
+    text = "text"  # the host's keys and values on real text (surgery/prefix.py)
+    random = "random"  # peft's N(0, 1)
+
+
 class Condition(Choice):
     ported = "ported"
     sampled = "sampled"
@@ -50,6 +55,7 @@ class ModuleConfig:
     r: int = 16  # LoRA rank, adapter bottleneck width
     virtual_tokens: int = 16  # prefix and prompt tuning
     phm_dim: int = 4  # Compacter's Kronecker terms (divides r)
+    prefix_init: PrefixInit = PrefixInit.text  # a fresh prefix's keys and values
 
 
 @dataclass
@@ -102,15 +108,38 @@ def evaluate(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = "
                     cfg.method.val_items)}
 
 
-def fresh_module(host, cfg: DictConfig):
+def fresh_module(host, tokenizer, cfg: DictConfig, domain: str):
+    """A newly initialised module on `host`; a prefix starts as `virtual_tokens` tokens of
+    `domain`'s training text that the host has read, from a document drawn with the seed."""
     from peft import get_peft_model
 
     from transplant.models.families import arch_for
     from transplant.surgery.peft_modules import peft_config
+    from transplant.surgery.prefix import prefix_from_text
 
     m = cfg.method.module
-    return get_peft_model(host, peft_config(str(m.kind), arch_for(host.config), m.r,
-                                            m.virtual_tokens, m.phm_dim))
+    model = get_peft_model(host, peft_config(str(m.kind), arch_for(host.config), m.r,
+                                             m.virtual_tokens, m.phm_dim))
+    if m.kind == PeftKind.prefix and m.prefix_init == PrefixInit.text:
+        prefix_from_text(model, text_ids(task_docs(TASKS[domain], "train", cfg), tokenizer,
+                                         m.virtual_tokens, cfg.seed))
+    return model
+
+
+def text_ids(docs: list, tokenizer, n: int, seed: int):
+    """`n` token ids of the documents' running text, from a document drawn with `seed`."""
+    import random
+
+    import torch
+
+    start = random.Random(seed).randrange(len(docs))
+    ids: list[int] = []
+    for doc in docs[start:] + docs[:start]:
+        ids += tokenizer(doc.text, add_special_tokens=False).input_ids
+        if len(ids) >= n:
+            return torch.tensor(ids[:n])
+    raise ValueError(f"the training split holds {len(ids)} tokens, fewer than the prefix's "
+                     f"{n} virtual tokens")
 
 
 def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
@@ -128,7 +157,7 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
         from transplant.models.loading import model_source
 
         host, tokenizer = load(cfg, ctx, host_name)
-        model = fresh_module(host, cfg)
+        model = fresh_module(host, tokenizer, cfg, origin.data)
         task = TASKS[origin.data]
         data = examples(task, task_docs(task, "train", cfg), tokenizer)
         stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}")
@@ -171,7 +200,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                                "origin_model": settings.origin.model or cfg.model.name,
                                "origin_data": settings.origin.data}
     if settings.condition == Condition.scratch:
-        model = fresh_module(host, cfg)
+        model = fresh_module(host, tokenizer, cfg, cfg.data.domain)
     else:
         directory = origin_module(cfg, ctx)
         metrics.update(json.loads((directory / "origin.json").read_text()))
