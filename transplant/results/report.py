@@ -72,6 +72,16 @@ def commits_note(df: pd.DataFrame) -> tuple[str, bool]:
     return ("commit " if len(names) == 1 else "commits ") + ", ".join(names), len(names) > 1
 
 
+def compute_note(df: pd.DataFrame) -> str:
+    """What the numbers cost: the finished runs' wall time summed (each run holds the whole
+    machine; runs that shared it with other work count their slower time)."""
+    if "wall_s" not in df or df["wall_s"].isna().all():
+        return ""
+    timed = df["wall_s"].dropna()
+    return (f" Compute: {len(timed)} runs, {timed.sum() / 3600:.2f} hours of run wall time "
+            f"(sum of wall_s, median {timed.median():.0f} s a run).")
+
+
 def _cell(row: pd.Series, metric: str) -> str:
     mean = row.get(f"{metric}_mean")
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
@@ -232,7 +242,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         if mixed:
             print(f"transplant-report: warning: one table mixes {code}", file=sys.stderr)
         sections.append(Section("Code", text=(f"Warning: this table mixes {code}." if mixed
-                                              else f"All numbers from {code}.")))
+                                              else f"All numbers from {code}.")
+                                + compute_note(df)))
         chosen = df
         if select_param:
             selection = select(df, select_param, by or "val_target_ppl",
