@@ -111,6 +111,19 @@ def test_origin_module_is_trained_once_and_shared(run, tmp_path):
     assert whole["origin_n"] > 8
 
 
+def test_scratch_is_the_origin_module_of_its_host_trained_once(run, tmp_path):
+    # A module trained from scratch on host X and dataset D is the origin module of every
+    # point that ports from (X, D): one cache entry serves both, and scores the same.
+    cache = "paths.cache=" + str(tmp_path / "c")
+    scratch, _ = run([*PORT, "method.condition=scratch", cache])
+    ported, _ = run([*PORT, "method.condition=ported", cache])
+    modules = [p for p in (tmp_path / "c" / "peft_modules").iterdir() if p.is_dir()]
+    assert len(modules) == 1
+    assert scratch["target_acc"] == ported["origin_acc"]  # same module, same test split
+    assert scratch["train_tokens"] == ported["origin_train_tokens"] > 0
+    assert scratch["params_trainable"] == ported["params_trainable"]
+
+
 def test_a_destination_without_labels_or_of_other_shapes_is_refused(run):
     from transplant.config import ConfigError
 

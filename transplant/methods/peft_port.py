@@ -6,7 +6,8 @@ origin host and dataset (`method.origin`) is applied to the destination host and
 run's `model` and `data.domain`) under one condition:
   ported   the origin module as it is: scored zero-shot, then trained further on the destination;
   sampled  control: each origin tensor redrawn from N(its mean, its std), then trained;
-  scratch  control: a freshly initialised module trained on the destination.
+  scratch  control: a freshly initialised module trained on the destination (the origin module
+           of the points that port from the destination's host and dataset: the same cache entry).
 Every condition trains for the same budget (trainer.max_steps x batch_size examples), loss on
 the label word only; scores are label-likelihood accuracy, macro-F1 and the majority-class
 accuracy on the whole test split (and the validation split, for choosing a learning rate). The
@@ -200,7 +201,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                                "origin_model": settings.origin.model or cfg.model.name,
                                "origin_data": settings.origin.data}
     if settings.condition == Condition.scratch:
-        model = fresh_module(host, tokenizer, cfg, cfg.data.domain)
+        # A fresh module trained on the destination is, key for key, the origin module of every
+        # point that ports from this host and dataset: train it once, in the cache, for both.
+        directory = origin_module(destination_as_origin(cfg), ctx)
+        model = port(directory / MODULE_DIR, host, trainable=True)
+        ctx.add_artifact(directory / MODULE_DIR, "peft_module", f"module-{directory.name}")
+        stats = {k.removeprefix("origin_"): v
+                 for k, v in json.loads((directory / "origin.json").read_text()).items()}
     else:
         directory = origin_module(cfg, ctx)
         metrics.update(json.loads((directory / "origin.json").read_text()))
@@ -209,13 +216,18 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         model = port(directory / MODULE_DIR, host, trainable=True, sample_seed=sample)
         ctx.add_artifact(directory / MODULE_DIR, "peft_module", f"module-{directory.name}")
         metrics.update(evaluate(model, tokenizer, cfg, ctx, prefix="zero_"))
+        task = TASKS[cfg.data.domain]
+        stats = train(model, tokenizer, cfg, ctx,
+                      data=examples(task, task_docs(task, "train", cfg), tokenizer)).as_metrics()
     trainable, total = count_parameters(model)
-    task = TASKS[cfg.data.domain]
-    stats = train(model, tokenizer, cfg, ctx,
-                  data=examples(task, task_docs(task, "train", cfg), tokenizer))
     return {**metrics, "params_trainable": trainable, "params_total": total,
-            "params_host": params_host, **stats.as_metrics(),
-            **evaluate(model, tokenizer, cfg, ctx)}
+            "params_host": params_host, **stats, **evaluate(model, tokenizer, cfg, ctx)}
+
+
+def destination_as_origin(cfg: DictConfig) -> DictConfig:
+    """The run's config with the destination host and dataset as the origin."""
+    return OmegaConf.merge(cfg, {"method": {"origin": {"model": cfg.model.name,
+                                                       "data": cfg.data.domain}}})
 
 
 METHOD = Method("peft_port", PeftPortConfig, run, check_port)
