@@ -52,3 +52,15 @@ def test_a_missing_source_model_is_a_config_error_naming_it(run):
 
     with pytest.raises(ConfigError, match="method theseus: could not load model 'zoo/absent'"):
         run([*THESEUS, "method.source=zoo/absent"])
+
+
+def test_projections_ft_trains_the_layers_projections_only(run):
+    import re
+
+    from transplant.models import load_model
+
+    metrics, _ = run([*FAST, "method=projections_ft", "eval.retention=null"])
+    model, _ = load_model("tiny_llama")
+    projections = sum(p.numel() for n, p in model.named_parameters()
+                      if re.fullmatch(r"model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj\.weight", n))
+    assert metrics["params_trainable"] == projections < metrics["params_total"]

@@ -187,3 +187,17 @@ def test_expert_layers_are_refused_by_name():
     model, _ = load_model("tiny_gpt_oss")
     with pytest.raises(TransportError, match="gpt_oss's experts is not supported"):
         transport({}, model, model, _ids())
+
+
+@pytest.mark.parametrize("name", ["tiny_gpt2", "tiny_gpt_neox", "tiny_llama", "tiny_qwen3"])
+def test_the_projections_policy_trains_exactly_what_transport_moves(name):
+    # Theseus' fine-tuned control trains the tensors a task vector is transported on: no more
+    # (embeddings, norms), no fewer (biases, fused q/k/v).
+    from transplant.models import load_model
+    from transplant.training.policies import train_projections
+
+    model, _ = load_model(name)
+    tau = task_vector(_finetuned_any(model), model)
+    moved = transport(tau, model, copy.deepcopy(model), _ids())
+    train_projections(model)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(moved)

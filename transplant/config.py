@@ -63,6 +63,7 @@ class Policy(Choice):
     all = "all"
     lora = "lora"
     mlp = "mlp"
+    projections = "projections"
     subset = "subset"
 
 
@@ -81,8 +82,9 @@ class LoraConfig:
 
 @dataclass
 class TrainableConfig:
-    """Which weights train: `all`, peft's `lora`, the MLPs of `layers`, or the `subset`
-    matching `patterns`."""
+    """Which weights train: `all`, peft's `lora`, the MLPs of `layers`, every layer's
+    attention and MLP `projections` (what Theseus transports), or the `subset` matching
+    `patterns`."""
 
     name: Policy = Policy.all
     lora: LoraConfig = field(default_factory=LoraConfig)

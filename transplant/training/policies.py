@@ -2,7 +2,9 @@
 
 `all` trains every weight; `lora` wraps the model with peft's LoRA on the family's attention
 projections (from the architecture map); `mlp` trains the whole MLPs of the chosen layers
-(G-Train's parameters without the growth: its control); `subset` trains the parameters whose
+(G-Train's parameters without the growth: its control); `projections` trains every decoder
+layer's attention and MLP projections and freezes embeddings and norms (the tensors Theseus
+transports: its fine-tuning control); `subset` trains the parameters whose
 names match one of the given regular expressions and freezes the rest.
 """
 
@@ -31,6 +33,9 @@ def apply_policy(model: PreTrainedModel, spec: TrainableConfig) -> nn.Module:
     if spec.name == "mlp":
         train_mlps(model, select_layers(len(decoder_layers(model)), spec.layers))
         return model
+    if spec.name == "projections":
+        train_projections(model)
+        return model
     if spec.name == "subset":
         return _subset(model, spec.patterns)
     raise ValueError(f"trainable policy {spec.name!r} is not one of {[p.value for p in Policy]}")
@@ -57,6 +62,16 @@ def train_mlps(model: PreTrainedModel, layers: Sequence[int]) -> None:
     for i in layers:
         layer = decoder_layers(model)[i]
         for path in arch.mlp.values():
+            layer.get_submodule(path).requires_grad_(True)
+
+
+def train_projections(model: PreTrainedModel) -> None:
+    """Every decoder layer's attention and MLP projections train (weights and biases, every
+    module the architecture map names there); embeddings, norms and the head do not."""
+    arch = arch_for(model.config)
+    model.requires_grad_(False)
+    for layer in decoder_layers(model):
+        for path in {**arch.attention, **arch.mlp}.values():
             layer.get_submodule(path).requires_grad_(True)
 
 
