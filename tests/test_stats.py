@@ -251,3 +251,18 @@ def test_a_multi_factor_reference_pairs_each_arm_with_its_own(tmp_path):
                          "method.condition=scratch").set_index("peft")
     assert table.loc["lora", "target acc difference"].startswith("+0.0000")
     assert table.loc["prefix", "target acc difference"].startswith("+0.5000")
+
+
+def test_a_choice_at_an_end_of_the_grid_is_flagged_in_numeric_order():
+    # Run identities hold values as text; "10" is the largest of 2, 5, 10, not the smallest
+    # after "1" sorts them. Arm a's validation keeps improving to the top: flagged.
+    rows = [{"method": m, "alpha": a, "seed": 0, "val_target_ppl": v}
+            for m, curve in (("a", {"2": 9.0, "5": 8.0, "10": 7.0}),
+                             ("b", {"2": 9.0, "5": 6.0, "10": 7.0}))
+            for a, v in curve.items()]
+    selection = select(pd.DataFrame(rows), "alpha", "val_target_ppl", ["method"])
+    chosen = selection.chosen.set_index("method")
+    assert chosen.loc["a", "alpha"] == "10" and chosen.loc["a", "edge"] == "yes"
+    assert chosen.loc["b", "alpha"] == "5" and chosen.loc["b", "edge"] == "no"
+    assert chosen.loc["a", "grid"] == "2,5,10"
+    assert "1 of 2 arms chose an end of their grid" in selection.rule()

@@ -69,8 +69,11 @@ class Selection:
                    "it has (lowest perplexity, highest accuracy or F1)")
         else:
             how = f"the {'lowest' if self.lower_is_better else 'highest'} mean {self.by} over seeds"
+        edges = int((self.chosen.get("edge", pd.Series(dtype=str)) == "yes").sum())
+        warning = (f". {edges} of {len(self.chosen)} arms chose an end of their grid (edge: "
+                   "yes): the best value may lie beyond it" if edges else "")
         return (f"{self.param} chosen per arm by {how} (validation split); test metrics are of "
-                "the chosen value only")
+                f"the chosen value only{warning}")
 
 
 HIGHER_IS_BETTER = ("_acc", "_f1")  # metric name endings; perplexities, losses: lower
@@ -108,14 +111,29 @@ def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
         if metric is None:
             raise ValueError(f"--by {by!r}: the runs of arm {row} have none of these metrics")
         lower = is_lower_better(metric) if lower_is_better is None else lower_is_better
-        values = group.groupby(param)[metric].mean()
+        values = _in_grid_order(group.groupby(param)[metric].mean())
         best = values.idxmin() if lower else values.idxmax()
         chosen.append({**row, param: best, f"mean {metric}": values[best],
-                       "grid": ",".join(str(v) for v in values.index)})
+                       "grid": ",".join(str(v) for v in values.index),
+                       "edge": _on_edge(values.index, best)})
         keep.append(group[group[param] == best])
     return Selection(param, by, lower_is_better if lower_is_better is not None
                      else is_lower_better(metrics[0]), pd.DataFrame(chosen),
                      pd.concat(keep) if keep else df.iloc[:0])
+
+
+def _in_grid_order(values: pd.Series) -> pd.Series:
+    """Numbers in numeric order (run identities hold them as text: "10" after "2")."""
+    numeric = pd.to_numeric(pd.Series(values.index), errors="coerce")
+    return values.iloc[numeric.argsort().to_numpy()] if numeric.notna().all() else values
+
+
+def _on_edge(grid: pd.Index, best: object) -> str:
+    """"yes" when the choice is the smallest or largest of a numeric grid of three or more
+    values (the best may lie beyond it), "no" inside it, "" for a grid without an order."""
+    if len(grid) < 3 or pd.to_numeric(pd.Series(grid), errors="coerce").isna().any():
+        return ""
+    return "yes" if best in (grid[0], grid[-1]) else "no"
 
 
 def load_docs(study_dir: Path, run: str, role: str) -> dict | None:
