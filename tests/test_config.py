@@ -73,7 +73,7 @@ def test_bad_value_names_the_key_and_accepted_values(override, message):
 
 @pytest.mark.parametrize("overrides,key,accepted", [
     (["method=lora", "method.trainable.name=some"], "method.trainable.name",
-     "all, lora, mlp, subset"),
+     "all, lora, mlp, projections, subset"),
     (["method=organ", "method.organ.mode=sideways"], "method.organ.mode", "replace, insert"),
     (["method=graft", "method.graft.select=best"], "method.graft.select",
      "activation, random, random_matched, bottom"),
