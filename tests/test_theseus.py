@@ -1,4 +1,4 @@
-"""method=theseus end to end on tiny models: the cached task vector, the two arms, alpha."""
+"""method=theseus end to end on tiny models: the cached task vector, the arms, alpha."""
 
 import pytest
 
@@ -34,6 +34,30 @@ def test_theseus_carries_a_task_vector_to_a_wider_model(run, tmp_path):
     metrics, _ = run([*THESEUS, "method.source=zoo/w32", f"paths.cache={tmp_path / 'c'}"])
     assert metrics["tau_b_tensors"] == 4 * 7 and metrics["tau_b_norm"] > 0
     assert metrics["source"] == "zoo/w32" and metrics["target_ppl"] > 1
+
+
+def test_the_random_arm_keeps_transports_norms_and_not_its_directions(run, tmp_path):
+    from safetensors.torch import load_file
+
+    from transplant.methods.theseus import random_like
+
+    carried, _ = run([*THESEUS, "method.arm=transport"])
+    noise, _ = run([*THESEUS, "method.arm=random"])
+    cached = [load_file(d / "tau.safetensors")
+              for d in (tmp_path / "out" / "cache" / "task_vectors_carried").iterdir()
+              if d.is_dir()]
+    assert len(cached) == 2  # transport's (built once, reused by the random arm) and random's
+    a, b = cached
+    assert a.keys() == b.keys() and len(a) == 4 * 7
+    for key in a:
+        assert a[key].norm().item() == pytest.approx(b[key].norm().item(), rel=1e-6)
+        cos = (a[key].flatten() @ b[key].flatten()) / (a[key].norm() * b[key].norm())
+        assert abs(cos) < 0.2, key  # independent directions (~1/sqrt(numel))
+    assert noise["tau_b_norm"] == pytest.approx(carried["tau_b_norm"], rel=1e-6)
+    assert noise["target_ppl"] != carried["target_ppl"]
+    # The draw is the seed's: the same for the same seed, another for another.
+    assert all((random_like(a, 0)[k] == random_like(a, 0)[k]).all() for k in a)
+    assert not any((random_like(a, 0)[k] == random_like(a, 1)[k]).all() for k in a)
 
 
 def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration(run):

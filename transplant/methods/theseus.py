@@ -6,7 +6,8 @@ al. 2026, arXiv 2602.12952); the transport itself is `surgery/transport.py`.
 2. Calibration: `method.calibration_blocks` blocks of data.block_size tokens drawn (with the
    run's seed) from the target domain's train split; both models read them.
 3. tau_B = transport(tau_A, source, target, calibration) (`arm=transport`), or tau_A cut or
-   zero-padded to the target's shapes, layers matched by relative depth (`arm=naive`).
+   zero-padded to the target's shapes, layers matched by relative depth (`arm=naive`), or a
+   random direction per tensor with the transported tensor's norm (`arm=random`).
 4. theta_B + alpha tau_B is evaluated like every method (target, retention, validation).
 Baselines of a study: `method=zero_shot` on the target and `method=full_ft` on it with the same
 data and budget (the upper bound); `transplant-report --gap` gives the recovery between them.
@@ -34,6 +35,7 @@ TAU_FILE = "tau.safetensors"
 class TheseusArm(Choice):
     transport = "transport"  # Procrustes-aligned activations (the paper)
     naive = "naive"  # tau cut or zero-padded to the target's shapes (control)
+    random = "random"  # transport's per-tensor norms, random directions (control)
 
 
 @dataclass
@@ -63,7 +65,7 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
           f"a {target.family} model like the target (it is {source.family})")
     check(source.vocab == target.vocab, "method.source", settings.source,
           f"a model sharing the target's tokenizer ({source.vocab} != {target.vocab} tokens)")
-    if settings.arm == TheseusArm.transport:
+    if settings.arm != TheseusArm.naive:  # transport, or random (its norms)
         widest = max(source.intermediate, target.intermediate, source.hidden, target.hidden)
         tokens = settings.calibration_blocks * cfg.data.block_size
         if tokens < widest:
@@ -133,19 +135,39 @@ def naive(tau_a: dict, source, target) -> dict:
     return out
 
 
+def random_like(tau: dict, seed: int) -> dict:
+    """Per tensor of tau, a Gaussian direction scaled to that tensor's norm: the control that
+    asks whether transport's directions matter, or only the size of its step."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key in sorted(tau):  # a fixed order: the draw does not depend on the dict's
+        r = torch.randn(tau[key].shape, generator=g, dtype=torch.float64)
+        out[key] = (r * (tau[key].double().norm() / r.norm())).to(tau[key].dtype)
+    return out
+
+
 def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> Path:
     """tau_B for the target (cached: an alpha sweep transports once)."""
     settings = cfg.method
     key = {"tau": tau_key(cfg), "target": result_part(cfg, "model"), "arm": str(settings.arm),
            **({"center": settings.center, "whiten_power": settings.whiten_power,
                "calibration": [settings.calibration_blocks, cfg.data.block_size, cfg.seed]}
-              if settings.arm == TheseusArm.transport else {})}
+              if settings.arm != TheseusArm.naive else {})}
 
     def build(out: Path) -> None:
         from safetensors.torch import load_file, save_file
 
         from transplant.surgery.transport import transport
 
+        if settings.arm == TheseusArm.random:
+            moved = copy.deepcopy(cfg)
+            moved.method.arm = TheseusArm.transport
+            tau_b = random_like(load_file(carried_task_vector(moved, ctx, target, tokenizer)),
+                                cfg.seed)
+            save_file({k: v.contiguous() for k, v in tau_b.items()}, out / TAU_FILE)
+            return
         tau_a = load_file(source_task_vector(cfg, ctx))
         source, _ = load(cfg, ctx, settings.source)
         if settings.arm == TheseusArm.naive:
