@@ -4,6 +4,7 @@ and paired differences bootstrapped over documents and seeds. pandas/numpy/scipy
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,8 +138,13 @@ def _on_edge(grid: pd.Index, best: object) -> str:
 
 
 def load_docs(study_dir: Path, run: str, role: str) -> dict | None:
+    """A run's per-document scores: docs/<role>.json, or gzipped as `transplant-archive`
+    keeps them."""
     path = study_dir / run / "docs" / f"{role}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if path.exists():
+        return json.loads(path.read_text())
+    packed = path.with_name(f"{path.name}.gz")
+    return json.loads(gzip.decompress(packed.read_bytes())) if packed.exists() else None
 
 
 def paired_log_ppl_difference(a: list[dict], b: list[dict], resamples: int = 2000,
