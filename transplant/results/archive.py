@@ -44,6 +44,20 @@ def _same_record(a: Path, b: Path) -> bool:
                and (a / f).read_bytes() == (b / f).read_bytes() for f in RECORD_FILES)
 
 
+def _copy_record(run: Path, dest: Path, *, pack: bool) -> None:
+    """`run`'s record files into `dest` in one rename; docs/*.json gzipped (`pack`) or back."""
+    with replacing(dest, directory=True) as tmp:
+        for f in RECORD_FILES:
+            shutil.copy2(run / f, tmp / f)
+        for doc in sorted((run / "docs").glob("*.json" if pack else "*.json.gz")):
+            (tmp / "docs").mkdir(exist_ok=True)
+            name = tmp / "docs" / (f"{doc.name}.gz" if pack else doc.stem)
+            # mtime=0: the same scores give the same bytes, so git stores them once
+            with (open(doc, "rb") if pack else gzip.open(doc, "rb")) as src, \
+                    (gzip.GzipFile(name, "wb", mtime=0) if pack else open(name, "wb")) as out:
+                shutil.copyfileobj(src, out)
+
+
 def save(study_dir: str | Path, archive: str | Path) -> dict[str, int]:
     """Copy the finished runs of `study_dir` into `archive` (docs/*.json gzipped)."""
     study_dir, archive = Path(study_dir), Path(archive)
@@ -58,15 +72,7 @@ def save(study_dir: str | Path, archive: str | Path) -> dict[str, int]:
         if _same_record(run, dest):
             counts["unchanged"] += 1
             continue
-        with replacing(dest, directory=True) as tmp:
-            for f in RECORD_FILES:
-                shutil.copy2(run / f, tmp / f)
-            for doc in sorted((run / "docs").glob("*.json")):
-                (tmp / "docs").mkdir(exist_ok=True)
-                # mtime=0: the same scores give the same bytes, so git stores them once
-                with open(doc, "rb") as src, gzip.GzipFile(tmp / "docs" / f"{doc.name}.gz",
-                                                           "wb", mtime=0) as out:
-                    shutil.copyfileobj(src, out)
+        _copy_record(run, dest, pack=True)
         counts["saved"] += 1
     return counts
 
@@ -82,13 +88,7 @@ def restore(archive: str | Path, study_dir: str | Path) -> dict[str, int]:
         if _done(dest):
             counts["already done"] += 1
             continue
-        with replacing(dest, directory=True) as tmp:
-            for f in RECORD_FILES:
-                shutil.copy2(run / f, tmp / f)
-            for doc in sorted((run / "docs").glob("*.json.gz")):
-                (tmp / "docs").mkdir(exist_ok=True)
-                with gzip.open(doc, "rb") as src, open(tmp / "docs" / doc.stem, "wb") as out:
-                    shutil.copyfileobj(src, out)
+        _copy_record(run, dest, pack=False)
         counts["restored"] += 1
     return counts
 
