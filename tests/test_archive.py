@@ -27,6 +27,12 @@ def test_archive_keeps_finished_records_and_a_restored_run_is_skipped(run, tmp_p
     assert save(study, archive) == {"saved": 0, "unchanged": 2, "not done": 1}
     assert {p: p.read_bytes() for p in archive.rglob("*") if p.is_file()} == packed
 
+    lean = tmp_path / "lean"
+    assert main(["save", str(study), str(lean), "--no-docs"]) == 0
+    assert capsys.readouterr().out == "2 saved, 0 unchanged, 1 not done\n"
+    assert sorted(p.name for p in (lean / zero_dir.name).iterdir()) == [
+        "config.yaml", "metrics.json", "status.json"]
+
     # The report reads the archive as it reads the study, per-document scores included.
     assert report([str(study), "--reference", "method=zero_shot"]) == 0
     from_study = capsys.readouterr().out
