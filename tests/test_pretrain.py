@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -45,6 +46,19 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     assert model.config.hidden_size == 32 and model.config.num_hidden_layers == 2
     again, _ = run([*TINY, "method.recipe.name=z1", "force=true"])
     assert again["reused"] is True and again["target_ppl"] == metrics["target_ppl"]
+
+
+def test_a_done_pretrain_run_whose_zoo_model_is_gone_rebuilds_it(run, tmp_path):
+    """A restored archive or a new machine has the run record but not the cache."""
+    metrics, _ = run([*TINY, "method.recipe.name=z1"])
+    zoo = tmp_path / "out" / "cache" / "zoo" / "z1"
+    weights = (zoo / "model.safetensors").read_bytes()
+    assert run([*TINY, "method.recipe.name=z1"])[0] is None  # there: skipped
+    shutil.rmtree(tmp_path / "out" / "cache")
+    again, _ = run([*TINY, "method.recipe.name=z1"])
+    assert again is not None and again["reused"] is False  # built again, bit for bit
+    assert (zoo / "model.safetensors").read_bytes() == weights
+    assert again["target_ppl"] == metrics["target_ppl"]
 
 
 def test_continued_pretraining_starts_from_the_init_models_weights(run, tmp_path,

@@ -36,7 +36,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
     ident = identity(overrides)
     record = RunRecord(Path(cfg.paths.outputs) / cfg.study / run_id(ident), ident)
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    if record.is_done() and not cfg.force:
+    if _finished(cfg, record):
         _check_same_result_config(record, resolved)
         log.info("skip %s: already done (force=true reruns it)", record.dir)
         return None
@@ -47,10 +47,21 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
                     who.get("pid"), who.get("host"))
         return None
     with held:
-        if record.is_done() and not cfg.force:  # finished while we were deciding
+        if _finished(cfg, record):  # finished while we were deciding
             log.info("skip %s: already done", record.dir)
             return None
         return _run_claimed(cfg, record, ident, resolved, multirun)
+
+
+def _finished(cfg: DictConfig, record: RunRecord) -> bool:
+    """Done, not forced, and its product (if its method makes one) still there to read."""
+    if not record.is_done() or cfg.force:
+        return False
+    product = METHODS[cfg.method.name].product
+    if product is not None and not product(cfg).exists():
+        log.info("rerun %s: done, but %s is gone", record.dir, product(cfg).parent)
+        return False
+    return True
 
 
 def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -34,3 +35,6 @@ class Method:
     check: Check = no_checks  # value checks, given the model's facts; raise ConfigError
     needs_model: bool = True  # False: the method makes its model (pretrain)
     trains_on_target: bool = True  # reads the target domain's train split
+    # What later runs read from a finished run (pretrain: its zoo model), or None. A done run
+    # whose product is gone (a new machine, a restored archive, a wiped cache) runs again.
+    product: Callable[[DictConfig], Path] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -27,7 +28,7 @@ from transplant.methods.common import (
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
-from transplant.models.zoo import NAME, ZOO_PREFIX
+from transplant.models.zoo import NAME, ZOO_PREFIX, zoo_dir
 from transplant.runs import RunContext, result_part
 from transplant.training.policies import count_parameters
 
@@ -142,5 +143,9 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     return {**metrics, **evaluate(model, tokenizer, cfg, ctx)}
 
 
+def zoo_model(cfg: DictConfig) -> Path:
+    return zoo_dir(cfg.paths.cache) / cfg.method.recipe.name / "key.json"
+
+
 METHOD = Method("pretrain", PretrainConfig, run, check_recipe, needs_model=False,
-                trains_on_target=False)
+                trains_on_target=False, product=zoo_model)
