@@ -11,9 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 T=${TRANSPLANT:-transplant}
-A=${TRANSPLANT_ARCHIVE:-transplant-archive}
 out=${OUTPUTS:-outputs}
-study=$out/theseus_widths
 
 # The zoo's key holds no evaluation setting: a study of its own with short scoring builds the
 # same weights in half the zoo study's time.
@@ -26,9 +24,5 @@ if ! (cd "$out/cache/zoo" && sha256sum --quiet -c "$here/zoo.sha256"); then
   exit 1
 fi
 
-$A restore "$here/runs" "$study"
-save() { $A save "$study" "$here/runs" --no-docs; }
-(while sleep 300; do save >/dev/null; done) &
-saver=$!
-trap 'kill $saver 2>/dev/null; save' EXIT
-TRANSPLANT=$T bash "$here/../sweep.sh" "$here/grid" paths.outputs="$out" "$@"
+ARCHIVE_DOCS=0 TRANSPLANT=$T bash "$here/../archived.sh" "$out/theseus_widths" "$here/runs" \
+    bash "$here/../sweep.sh" "$here/grid" paths.outputs="$out" "$@"
