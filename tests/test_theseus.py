@@ -60,6 +60,20 @@ def test_the_random_arm_keeps_transports_norms_and_not_its_directions(run, tmp_p
     assert not any((random_like(a, 0)[k] == random_like(a, 1)[k]).all() for k in a)
 
 
+def test_a_grid_of_alphas_is_chosen_on_validation_and_the_test_read_at_it(run):
+    grid = (0.0, 0.5, 4.0)
+    chosen, run_dir = run([*THESEUS, "eval.validation=true", "method.alphas=[0,0.5,4]"])
+    fixed = {a: run([*THESEUS, "eval.validation=true", f"method.alpha={a}"])[0] for a in grid}
+    # Each alpha scored from the target itself (restored between alphas), as a run of its own.
+    for a in grid:
+        assert chosen[f"val_target_ppl_alpha_{a:g}"] == fixed[a]["val_target_ppl"]
+    best = min(grid, key=lambda a: fixed[a]["val_target_ppl"])
+    assert chosen["alpha"] == best and chosen["alpha_on_edge"] == int(best in (0.0, 4.0))
+    for key in ("target_ppl", "val_target_ppl", "val_target_tokens"):
+        assert chosen[key] == fixed[best][key]
+    assert sorted(p.name for p in (run_dir / "docs").iterdir()) == ["target.json"]
+
+
 def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration(run):
     from transplant.config import ConfigError
 
@@ -69,6 +83,9 @@ def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration
     with pytest.raises(ConfigError, match="method.calibration_blocks=1 is invalid: 32 "
                                           "calibration tokens are fewer than"):
         run([*THESEUS, "method.calibration_blocks=1"])
+    with pytest.raises(ConfigError, match="eval.validation=False is invalid: expected true: "
+                                          "method.alphas chooses alpha on the validation"):
+        run([*THESEUS, "eval.validation=false", "method.alphas=[0.5,1]"])
 
 
 def test_a_missing_source_model_is_a_config_error_naming_it(run):

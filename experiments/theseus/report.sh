@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Theseus study's tables and page (outputs/theseus_widths/_report/): each width pair and arm
-# at the alpha its validation chose, with gap recovery between the target width's zero-shot (0)
-# and fully fine-tuned (1) runs; then the same gap against the target fine-tuned on the
-# projections only, the tensors transport carries (_report_projections/).
+# at the alpha each run chose on validation (alpha: their mean; alpha_on_edge: the share of
+# runs whose choice was an end of the grid), with gap recovery between the target width's
+# zero-shot (0) and fully fine-tuned (1) runs; then the same gap against the target fine-tuned
+# on the projections only, the tensors transport carries (_report_projections/).
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
 study=${1:-outputs/theseus_widths}
-common=(--select method.alpha --by val_target_ppl,val_target_acc --grid "$(dirname "$0")/grid")
+common=(--grid "$(dirname "$0")/grid")
 $R "$study" "${common[@]}" --gap method=zero_shot method=full_ft --html
 $R "$study" "${common[@]}" --gap method=zero_shot method=projections_ft \
     --out "$study/_report_projections"

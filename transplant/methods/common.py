@@ -113,16 +113,19 @@ DOCS_DIR = "docs"  # per-document NLL of a run's evaluations
 
 
 def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
-             ctx: RunContext, prefix: str = "", per_doc: bool = True) -> dict[str, Any]:
+             ctx: RunContext, prefix: str = "", per_doc: bool = True,
+             roles: tuple[str, ...] = ("target", "retention", "val_target")) -> dict[str, Any]:
     """Perplexity and bits/byte on the target domain's test split (and its validation split,
     `val_target_*`, with eval.validation) and on the retention domain's test split, each
     metric named `<prefix><role>_<metric>`. With data.objective=task the target domain is
-    scored on its labelled task instead (`target_acc`, `_f1`, `_majority_acc`, `_n`)."""
+    scored on its labelled task instead (`target_acc`, `_f1`, `_majority_acc`, `_n`).
+    `roles` picks some of them (e.g. only the validation split, to choose a setting)."""
     parts = [("target", cfg.data.domain, "test", None)]
     if cfg.eval.retention:
         parts.append(("retention", cfg.eval.retention, "test", cfg.eval.retention_doc_tokens))
     if cfg.eval.validation:
         parts.append(("val_target", cfg.data.domain, "validation", None))
+    parts = [p for p in parts if p[0] in roles]
     out: dict[str, Any] = {}
     if cfg.data.objective == Objective.task:
         from transplant.data.tasks import TASKS

@@ -9,6 +9,8 @@ al. 2026, arXiv 2602.12952); the transport itself is `surgery/transport.py`.
    zero-padded to the target's shapes, layers matched by relative depth (`arm=naive`), or a
    random direction per tensor with the transported tensor's norm (`arm=random`).
 4. theta_B + alpha tau_B is evaluated like every method (target, retention, validation).
+   With `method.alphas` (a grid), the run chooses alpha itself: theta_B + a tau_B for every a,
+   scored on the validation split only, then the test splits read once, at the chosen a.
 Baselines of a study: `method=zero_shot` on the target and `method=full_ft` on it with the same
 data and budget (the upper bound); `transplant-report --gap` gives the recovery between them.
 """
@@ -23,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from transplant.cache import cached_dir, key_hash
-from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, check
+from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, Objective, check
 from transplant.methods.common import evaluate, load, split_stream, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
@@ -44,6 +46,7 @@ class TheseusConfig(MethodConfig):
     source: str | None = None  # the fine-tuned model's base: another width, same tokenizer
     arm: TheseusArm = TheseusArm.transport
     alpha: float = 1.0
+    alphas: list[float] | None = None  # a grid: alpha chosen on validation (replaces alpha)
     center: bool = False
     whiten_power: float = 0.0  # p in [0, 0.5]
     calibration_blocks: int = 64
@@ -54,6 +57,11 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
     check(settings.source is not None, "method.source", settings.source,
           "the source model (e.g. zoo/llama-w128-s0): its task vector is carried to model.name")
     check(settings.alpha >= 0, "method.alpha", settings.alpha, "a number >= 0")
+    if settings.alphas is not None:
+        check(len(settings.alphas) > 0 and all(a >= 0 for a in settings.alphas),
+              "method.alphas", list(settings.alphas), "a non-empty list of numbers >= 0")
+        check(cfg.eval.validation, "eval.validation", cfg.eval.validation,
+              "true: method.alphas chooses alpha on the validation split")
     check(0 <= settings.whiten_power <= 0.5, "method.whiten_power", settings.whiten_power,
           "a number in [0, 0.5]")
     check(settings.calibration_blocks > 0, "method.calibration_blocks",
@@ -180,6 +188,38 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
     return cached_dir("task_vectors_carried", key, build, root=ctx.cache) / TAU_FILE
 
 
+def choose_alpha(target, tokenizer, tau_b: dict, cfg: DictConfig, ctx: RunContext
+                 ) -> tuple[float, dict[str, Any]]:
+    """The alpha of `method.alphas` whose theta_B + alpha tau_B scores best on the validation
+    split (lowest perplexity; highest accuracy with data.objective=task; a tie goes to the
+    smaller alpha, the smaller step). Returns it with its validation metrics, the curve
+    (`val_target_<metric>_alpha_<a>`) and `alpha_on_edge` (1: the grid's end won, the best may
+    lie beyond it). The target is left as it came."""
+    import torch
+
+    from transplant.surgery.transport import apply_task_vector
+
+    task = cfg.data.objective == Objective.task
+    metric = "val_target_acc" if task else "val_target_ppl"
+    params = dict(target.named_parameters())
+    theta = {k: params[k].detach().clone() for k in tau_b}
+    grid = sorted(cfg.method.alphas)
+    curve: dict[str, Any] = {}
+    best: tuple[float, dict[str, Any]] | None = None
+    for a in grid:
+        apply_task_vector(target, tau_b, a)
+        val = evaluate(target, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
+        with torch.no_grad():
+            for k, v in theta.items():
+                params[k].copy_(v)
+        curve[f"{metric}_alpha_{a:g}"] = val[metric]
+        if best is None or (val[metric] > best[1][metric] if task
+                            else val[metric] < best[1][metric]):
+            best = (a, val)
+    assert best is not None
+    return best[0], {**best[1], **curve, "alpha_on_edge": int(best[0] in (grid[0], grid[-1]))}
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     from safetensors.torch import load_file
 
@@ -188,11 +228,17 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     settings = cfg.method
     target, tokenizer = load(cfg, ctx)
     tau_b = load_file(carried_task_vector(cfg, ctx, target, tokenizer))
-    apply_task_vector(target, tau_b, settings.alpha)
+    alpha, chosen = settings.alpha, {}
+    if settings.alphas is not None:
+        alpha, chosen = choose_alpha(target, tokenizer, tau_b, cfg, ctx)
+    apply_task_vector(target, tau_b, alpha)
     norm = sum(float(v.double().square().sum()) for v in tau_b.values()) ** 0.5
-    return {"source": settings.source, "arm": str(settings.arm), "alpha": settings.alpha,
+    # The test splits read once, at the chosen alpha; its validation metrics are in `chosen`.
+    roles = ("target", "retention") if chosen else ("target", "retention", "val_target")
+    return {"source": settings.source, "arm": str(settings.arm), "alpha": alpha,
             "params_trainable": 0, "train_tokens": 0, "tau_b_norm": norm,
-            "tau_b_tensors": len(tau_b), **evaluate(target, tokenizer, cfg, ctx)}
+            "tau_b_tensors": len(tau_b), **chosen,
+            **evaluate(target, tokenizer, cfg, ctx, roles=roles)}
 
 
 METHOD = Method("theseus", TheseusConfig, run, check_theseus)
