@@ -28,7 +28,7 @@ demo: install
 	$(BIN)/transplant-report outputs/demo_quick
 
 test: install
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m "slow or not slow" --durations=15
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow

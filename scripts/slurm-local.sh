@@ -26,7 +26,7 @@ install() {
 write_conf() {
     local host cpus mem_mb
     host=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OpenMP limits
     # Leave the OS some memory: slurmd refuses a node that claims more than it has.
     mem_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     mkdir -p "$STATE/ctld" "$STATE/d" /etc/slurm
@@ -85,7 +85,12 @@ stop() {
     pkill -x slurmd || true
     pkill -x slurmctld || true
     pkill -x munged || true
-    echo "slurm-local: stopped"
+    # Wait for them to exit: a `start` right after must not find daemons still shutting down.
+    for _ in $(seq 150); do
+        running slurmd || running slurmctld || running munged || { echo "slurm-local: stopped"; return; }
+        sleep 0.2
+    done
+    die "the daemons did not exit within 30 s"
 }
 
 case "${1:-}" in

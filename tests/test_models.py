@@ -57,7 +57,10 @@ def test_missing_directory_says_so(tmp_path):
 
 
 def test_offline_hub_failure_is_explained(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # read by us at each load, by the hub at import:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no retries
     with pytest.raises(ModelLoadError) as err:
         load_model("nobody-here/no-such-model")
     assert "could not load model 'nobody-here/no-such-model'" in str(err.value)

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +37,11 @@ def cluster():
                         "(sudo scripts/slurm-local.sh start)")
         subprocess.run([str(REPO / "scripts" / "slurm-local.sh"), "start"], check=True)
     assert _cluster_answers()
+
+
+def _state(job: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True,
+                          text=True).stdout.strip()
 
 
 def _sweep(args: list[str], out: Path) -> subprocess.Popen:
@@ -72,7 +76,7 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(cluster, tmp_path):
     """USR2 is what submitit asks SLURM to send before the time limit. The job checkpoints at
     the next step, requeues itself, and the requeued job resumes to the result of a run that
     was never interrupted (computed here, outside SLURM)."""
-    train = ["study=rq", "method=full_ft", "trainer.max_steps=600", "trainer.log_every_n_steps=1"]
+    train = ["study=rq", "method=full_ft", "trainer.max_steps=300", "trainer.log_every_n_steps=1"]
     proc = _sweep(train, tmp_path)
     study = tmp_path / "rq"
     _wait_for(lambda: any(study.glob("*/logs/metrics.csv")), 600, "training to start")
@@ -83,9 +87,10 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(cluster, tmp_path):
     def preempted() -> bool:
         return json.loads((run_dir / "status.json").read_text())["status"] == "preempted"
 
-    _wait_for(preempted, 300, "the job to checkpoint and requeue")
-    # Slurm holds a requeued job for two minutes before it is eligible again; don't wait.
-    time.sleep(1)
+    _wait_for(preempted, 300, "the job to checkpoint")
+    # Slurm holds a requeued job for two minutes before it is eligible again; don't wait. The
+    # hold is set when the job is requeued, which follows `preempted`: lift it after that.
+    _wait_for(lambda: _state(job) == "PENDING", 300, "the job to requeue")
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
     log = proc.communicate(timeout=900)[0]
     assert proc.returncode == 0, log[-3000:]
@@ -93,7 +98,7 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(cluster, tmp_path):
     status = json.loads((run_dir / "status.json").read_text())
     assert (status["status"], status["slurm_restart_count"], status["attempts"]) == ("done", "1", 2)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert 0 < metrics["resumed_step"] < 600
+    assert 0 < metrics["resumed_step"] < 300
 
     env = {**os.environ, "TRANSPLANT_CACHE": str(tmp_path / "cache")}
     whole = subprocess.run([sys.executable, "-m", "transplant", *train[1:], "study=whole", *TINY,
