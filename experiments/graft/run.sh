@@ -1,4 +1,10 @@
 #!/usr/bin/env bash
-# The graft study (its grid: experiments/graft/grid). Relaunch to resume.
+# The graft study (experiments/graft/grid, study graft_strength).
+# Finished runs are kept in git (experiments/graft/runs: restored first, saved every 5 minutes
+# and at exit; commit them). Relaunch to resume. Extra arguments are overrides for every launch.
+#   OUTPUTS=/scratch/outputs bash experiments/graft/run.sh hydra/launcher=slurm
 set -euo pipefail
-exec bash "$(dirname "$0")/../sweep.sh" "$(dirname "$0")/grid" "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+out=${OUTPUTS:-outputs}
+exec bash "$here/../archived.sh" "$out/graft_strength" "$here/runs" \
+    bash "$here/../sweep.sh" "$here/grid" paths.outputs="$out" "$@"
