@@ -1,11 +1,17 @@
 """method=theseus end to end on tiny models: the cached task vector, the arms, alpha."""
 
+import json
+
 import pytest
 
 from tests.conftest import FAST
 
 THESEUS = [*FAST, "method=theseus", "method.source=tiny_llama", "method.calibration_blocks=16",
            "eval.retention=null"]
+# A 32-wide zoo model with tiny_llama's byte tokenizer: a source of another width.
+ZOO_W32 = ["method=pretrain", "method.recipe.name=w32", "method.recipe.tokenizer=tiny_llama",
+           "method.recipe.hidden=32", "method.recipe.heads=4", "method.recipe.layers=2",
+           "trainer.max_steps=2"]
 
 
 def test_theseus_between_identical_models_adds_the_source_task_vector(run, tmp_path):
@@ -26,11 +32,25 @@ def test_theseus_between_identical_models_adds_the_source_task_vector(run, tmp_p
     assert len([p for p in (cache / "task_vectors_carried").iterdir() if p.is_dir()]) == 2
 
 
+def test_calibration_moments_are_cached_apart_from_the_settings_that_read_them(run, tmp_path):
+    # A 32-wide source (identical models would align the same whatever the setting): centring
+    # reads the same moments (one entry), whitening needs second moments (a second entry).
+    cache = tmp_path / "c"
+    run([*ZOO_W32, f"paths.cache={cache}"], study="zoo")
+    carried = [*THESEUS, "method.source=zoo/w32", f"paths.cache={cache}", "method.alpha=1"]
+    plain, _ = run(carried)
+    centred, _ = run([*carried, "method.center=true"])
+    whitened, _ = run([*carried, "method.whiten_power=0.5"])
+    entries = [p for p in (cache / "calibration_moments").iterdir() if p.is_dir()]
+    assert sorted(json.loads((p / "key.json").read_text())["second_moments"]
+                  for p in entries) == [False, True]
+    assert len([p for p in (cache / "task_vectors_carried").iterdir() if p.is_dir()]) == 3
+    assert len({plain["target_ppl"], centred["target_ppl"], whitened["target_ppl"]}) == 3
+
+
 def test_theseus_carries_a_task_vector_to_a_wider_model(run, tmp_path):
     # A 32-wide zoo model, same byte tokenizer, to the 64-wide tiny_llama.
-    run(["method=pretrain", "method.recipe.name=w32", "method.recipe.tokenizer=tiny_llama",
-         "method.recipe.hidden=32", "method.recipe.heads=4", "method.recipe.layers=2",
-         "trainer.max_steps=2", f"paths.cache={tmp_path / 'c'}"], study="zoo")
+    run([*ZOO_W32, f"paths.cache={tmp_path / 'c'}"], study="zoo")
     metrics, _ = run([*THESEUS, "method.source=zoo/w32", f"paths.cache={tmp_path / 'c'}"])
     assert metrics["tau_b_tensors"] == 4 * 7 and metrics["tau_b_norm"] > 0
     assert metrics["source"] == "zoo/w32" and metrics["target_ppl"] > 1

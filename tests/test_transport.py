@@ -7,12 +7,15 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 
+from transplant.analysis.paired import load_moments, save_moments
 from transplant.surgery.transport import (
     TransportError,
     apply_task_vector,
+    calibration_moments,
     layer_match,
     task_vector,
     transport,
+    transport_with,
 )
 
 READS = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj")  # read the residual stream
@@ -103,6 +106,35 @@ def test_other_widths_give_the_targets_shapes_and_alpha_zero_changes_nothing(wid
     apply_task_vector(target, moved, 0.5)
     key = "model.layers.1.mlp.down_proj.weight"
     assert torch.allclose(params[key], before[key] + 0.5 * moved[key])
+
+
+@pytest.mark.parametrize("center,whiten_power", [(False, 0.0), (True, 0.25)])
+def test_moments_kept_on_disk_transport_exactly_as_collected(tmp_path, center, whiten_power):
+    # The method caches the calibration statistics (safetensors) and transports from them: the
+    # result must be bit-identical to collecting and transporting in one call.
+    source, target = _llama(32, layers=2), _llama(48, layers=3, seed=4)
+    tau = task_vector(_finetuned(source), source)
+    ids = _ids(n=24)
+    direct = transport(tau, source, target, ids, center=center, whiten_power=whiten_power)
+    save_moments(calibration_moments(source, target, ids, second_moments=whiten_power > 0),
+                 tmp_path / "m.safetensors")
+    kept = transport_with(tau, source, target, load_moments(tmp_path / "m.safetensors"),
+                          center=center, whiten_power=whiten_power)
+    assert kept.keys() == direct.keys()
+    assert all(torch.equal(kept[k], direct[k]) for k in direct)
+
+
+def test_moments_of_other_models_are_refused_with_what_does_not_fit():
+    small, wide = _llama(32, layers=2), _llama(48, layers=2, seed=4)
+    moments = calibration_moments(small, small, _ids(n=24))
+    with pytest.raises(TransportError, match=r"collected on other models: they lack 0 and "
+                                             r"mis-shape 24 .*\[32, 32\] != \[32, 48\]"):
+        transport_with({}, small, wide, moments)
+    deeper = _llama(32, layers=3, seed=4)  # layers 1, 2 of 3 read layers 0, 1 of 2: other pairs
+    with pytest.raises(TransportError, match=r"they lack 24 and mis-shape 0 .*"
+                                             r"\(model\.layers\.0\.mlp\.down_proj:in: \| "
+                                             r"model\.layers\.1\.mlp\.down_proj:in:\)"):
+        transport_with({}, small, deeper, moments)
 
 
 def test_layers_are_matched_by_relative_depth():

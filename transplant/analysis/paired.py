@@ -8,7 +8,8 @@ calibration set. Hooks are removed when capture ends, also on error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import torch
@@ -64,6 +65,32 @@ class PairedMoments:
         if m is None:
             raise ValueError("second moments were not collected (second_moments=False)")
         return m - torch.outer(s, s) / self.n if center else m
+
+
+_TENSORS = [f.name for f in fields(PairedMoments) if f.name != "n"]
+
+
+def save_moments(moments: dict[str, PairedMoments], path: str | os.PathLike) -> None:
+    """Write named moments to one safetensors file (keys `<name>/<field>`)."""
+    from safetensors.torch import save_file
+
+    flat = {}
+    for name, m in moments.items():
+        flat[f"{name}/n"] = torch.tensor([m.n], dtype=torch.int64)
+        flat.update({f"{name}/{f}": getattr(m, f).contiguous() for f in _TENSORS
+                     if getattr(m, f) is not None})
+    save_file(flat, str(path))
+
+
+def load_moments(path: str | os.PathLike) -> dict[str, PairedMoments]:
+    """The moments `save_moments` wrote, exactly."""
+    from safetensors.torch import load_file
+
+    flat = load_file(str(path))
+    names = {k.rsplit("/", 1)[0] for k in flat}
+    return {name: PairedMoments(int(flat[f"{name}/n"]),
+                                **{f: flat.get(f"{name}/{f}") for f in _TENSORS})
+            for name in sorted(names)}
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ from transplant.models.facts import ModelFacts, model_facts
 from transplant.runs import RunContext, result_part
 
 TAU_FILE = "tau.safetensors"
+MOMENTS_FILE = "moments.safetensors"
 
 
 class TheseusArm(Choice):
@@ -156,6 +157,28 @@ def random_like(tau: dict, seed: int) -> dict:
     return out
 
 
+def calibration_moments(cfg: DictConfig, ctx: RunContext, source, target, tokenizer) -> dict:
+    """The paired activation statistics of source and target on this run's calibration draw
+    (cached: another center or whitening setting reuses them; whitening needs the entry with
+    second moments)."""
+    from transplant.analysis.paired import load_moments, save_moments
+    from transplant.surgery.transport import calibration_moments as collect
+
+    settings = cfg.method
+    second = settings.whiten_power > 0
+    key = {"source": {**result_part(cfg, "model"), "name": settings.source},
+           "target": result_part(cfg, "model"), "data": result_part(cfg, "data"),
+           "calibration": [settings.calibration_blocks, cfg.data.block_size, cfg.seed],
+           "second_moments": second}
+
+    def build(out: Path) -> None:
+        ids = calibration_ids(cfg, ctx, tokenizer)
+        save_moments(collect(source, target, ids, second_moments=second), out / MOMENTS_FILE)
+
+    return load_moments(cached_dir("calibration_moments", key, build, root=ctx.cache)
+                        / MOMENTS_FILE)
+
+
 def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> Path:
     """tau_B for the target (cached: an alpha sweep transports once)."""
     settings = cfg.method
@@ -167,7 +190,7 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
     def build(out: Path) -> None:
         from safetensors.torch import load_file, save_file
 
-        from transplant.surgery.transport import transport
+        from transplant.surgery.transport import transport_with
 
         if settings.arm == TheseusArm.random:
             moved = copy.deepcopy(cfg)
@@ -181,8 +204,9 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
         if settings.arm == TheseusArm.naive:
             tau_b = naive(tau_a, source, target)
         else:
-            tau_b = transport(tau_a, source, target, calibration_ids(cfg, ctx, tokenizer),
-                              center=settings.center, whiten_power=settings.whiten_power)
+            moments = calibration_moments(cfg, ctx, source, target, tokenizer)
+            tau_b = transport_with(tau_a, source, target, moments, center=settings.center,
+                                   whiten_power=settings.whiten_power)
         save_file({k: v.contiguous() for k, v in tau_b.items()}, out / TAU_FILE)
 
     return cached_dir("task_vectors_carried", key, build, root=ctx.cache) / TAU_FILE

@@ -167,14 +167,13 @@ def alignment(m: PairedMoments, center: bool = False, whiten_power: float = 0.0,
     return u @ vh
 
 
-def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Module,
-              calibration_ids: torch.Tensor, *, center: bool = False,
-              whiten_power: float = 0.0, batch_size: int = 8) -> Tau:
-    """tau_a (keyed like the source's parameters) carried to the target: a task vector keyed
-    like the target's parameters, for its attention and MLP linear layers.
+def calibration_moments(source_pretrained: nn.Module, target_pretrained: nn.Module,
+                        calibration_ids: torch.Tensor, *, second_moments: bool = False,
+                        batch_size: int = 8) -> dict[str, PairedMoments]:
+    """The paired statistics transport aligns on, one entry per space pair of the plan
+    (`second_moments`: also X^T X of each side, which whitening needs). A product of its own,
+    so a caller can keep it and transport again with other `center` / `whiten_power`.
     calibration_ids: LongTensor [n, seq] of tokens both models read (no padding)."""
-    if not 0.0 <= whiten_power <= 0.5:
-        raise TransportError(f"whiten_power={whiten_power}: expected a number in [0, 0.5]")
     plan = transport_plan(source_pretrained, target_pretrained)
     pairs = {_key(p): p for lp in plan for p in (lp.inputs, *lp.outputs)}
     widest = max(max(_width(source_pretrained, a), _width(target_pretrained, b))
@@ -185,8 +184,27 @@ def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Mo
             f"the calibration set has {rows} tokens, fewer than the widest aligned space "
             f"({widest}): C = X_A^T X_B then has rank at most {rows} and U V^T is arbitrary on "
             f"the rest. Give at least {widest} tokens (several times more is better)")
-    moments = paired_moments(source_pretrained, target_pretrained, pairs, calibration_ids,
-                             batch_size, second_moments=whiten_power > 0)
+    return paired_moments(source_pretrained, target_pretrained, pairs, calibration_ids,
+                          batch_size, second_moments=second_moments)
+
+
+def transport_with(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Module,
+                   moments: dict[str, PairedMoments], *, center: bool = False,
+                   whiten_power: float = 0.0) -> Tau:
+    """`transport` from statistics already collected (`calibration_moments`)."""
+    if not 0.0 <= whiten_power <= 0.5:
+        raise TransportError(f"whiten_power={whiten_power}: expected a number in [0, 0.5]")
+    plan = transport_plan(source_pretrained, target_pretrained)
+    pairs = {_key(p): p for lp in plan for p in (lp.inputs, *lp.outputs)}
+    missing = sorted(set(pairs) - set(moments))
+    wrong = [f"{name}: {list(moments[name].ab.shape)} != {[_width(source_pretrained, a), w_b]}"
+             for name, (a, b) in pairs.items() if name in moments
+             for w_b in [_width(target_pretrained, b)]
+             if tuple(moments[name].ab.shape) != (_width(source_pretrained, a), w_b)]
+    if missing or wrong:
+        raise TransportError(f"the moments were collected on other models: they lack "
+                             f"{len(missing)} and mis-shape {len(wrong)} of these models' "
+                             f"space pairs ({(missing + wrong)[0]})")
     maps = {name: alignment(m, center, whiten_power) for name, m in moments.items()}
     conv1d = arch_for(target_pretrained.config).conv1d
     out: Tau = {}
@@ -202,3 +220,17 @@ def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Mo
         if bias is not None:
             out[f"{lp.target}.bias"] = (bias.double() @ t_out).to(bias.dtype)
     return out
+
+
+def transport(tau_a: Tau, source_pretrained: nn.Module, target_pretrained: nn.Module,
+              calibration_ids: torch.Tensor, *, center: bool = False,
+              whiten_power: float = 0.0, batch_size: int = 8) -> Tau:
+    """tau_a (keyed like the source's parameters) carried to the target: a task vector keyed
+    like the target's parameters, for its attention and MLP linear layers.
+    calibration_ids: LongTensor [n, seq] of tokens both models read (no padding)."""
+    if not 0.0 <= whiten_power <= 0.5:
+        raise TransportError(f"whiten_power={whiten_power}: expected a number in [0, 0.5]")
+    moments = calibration_moments(source_pretrained, target_pretrained, calibration_ids,
+                                  second_moments=whiten_power > 0, batch_size=batch_size)
+    return transport_with(tau_a, source_pretrained, target_pretrained, moments, center=center,
+                          whiten_power=whiten_power)
