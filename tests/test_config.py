@@ -62,6 +62,9 @@ def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
                            "context length 512 (tiny_llama)"),
     ("eval.stride=300", "eval.stride=300 is invalid: expected less than eval.window=256"),
     ("method.optim.lr=0", "method.optim.lr=0.0 is invalid: expected a number > 0"),
+    ("method.optim.lrs=[1e-4,0]", "method.optim.lrs=[0.0001, 0.0] is invalid: expected a "
+                                  "non-empty list of numbers > 0"),
+    ("method.optim.lrs=[]", "method.optim.lrs=[] is invalid: expected a non-empty list"),
     ("data.block_size=0", "data.block_size=0 is invalid: expected an integer > 0"),
 ])
 def test_bad_value_names_the_key_and_accepted_values(override, message):

@@ -95,6 +95,9 @@ class TrainableConfig:
 @dataclass
 class OptimConfig:
     lr: float = 1e-4
+    # A grid: the run trains at each rate and keeps the one its validation split prefers
+    # (replaces lr; the test splits are read once, at the chosen rate).
+    lrs: list[float] | None = None
     weight_decay: float = 0.0
     warmup_steps: int = 0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
@@ -247,6 +250,12 @@ def check_shared(cfg: DictConfig, corpora: Collection[str],
     check(cfg.eval.stride < cfg.eval.window, "eval.stride", cfg.eval.stride,
           f"less than eval.window={cfg.eval.window} (each window needs context)")
     check(cfg.method.optim.lr > 0, "method.optim.lr", cfg.method.optim.lr, "a number > 0")
+    lrs = cfg.method.optim.lrs
+    if lrs is not None:
+        check(len(lrs) > 0 and all(lr > 0 for lr in lrs), "method.optim.lrs", list(lrs),
+              "a non-empty list of numbers > 0")
+        check(cfg.eval.validation, "eval.validation", cfg.eval.validation,
+              "true: method.optim.lrs chooses the learning rate on the validation split")
     for key in ("data.validation_permille", "data.test_permille"):
         value = OmegaConf.select(cfg, key)
         check(0 <= value <= 500, key, value, "an integer in 0..500")

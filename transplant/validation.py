@@ -37,6 +37,11 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
         check(cfg.data.domain in TASKS, "data.domain", cfg.data.domain,
               f"a labelled task with data.objective=task: one of {', '.join(sorted(TASKS))}")
     method = METHODS[cfg.method.name]
+    choosers = ", ".join(sorted(m for m in METHODS if METHODS[m].chooses_lr))
+    check(cfg.method.optim.lrs is None or method.chooses_lr, "method.optim.lrs",
+          cfg.method.optim.lrs and list(cfg.method.optim.lrs),
+          f"null for method {cfg.method.name}: it trains at method.optim.lr (a grid of rates "
+          f"is chosen inside the run by {choosers}; for others, sweep method.optim.lr)")
     facts = None
     if method.needs_model:
         facts = _facts(as_object(cfg.model), cfg.paths.cache)

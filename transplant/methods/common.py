@@ -6,6 +6,8 @@ files import this module to define their schema and checks, which must answer at
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +66,17 @@ def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenize
                         doc_max_tokens=doc_max_tokens)
 
 
+def optim_key(cfg: DictConfig) -> dict[str, Any]:
+    """The optimiser settings a training result depends on, for cache keys and provenance:
+    the rate it trained at (`lr`), not a grid it was chosen from (`lrs`, which would also
+    re-key every entry built before the grid existed)."""
+    from omegaconf import OmegaConf
+
+    optim = OmegaConf.to_container(cfg.method.optim)
+    optim.pop("lrs", None)
+    return optim
+
+
 def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
           ctx: RunContext, *, domain: str | None = None, data: TrainData | None = None,
           seed: int | None = None, phase: str = "train") -> TrainStats:
@@ -86,6 +99,76 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
     return fit(model, data, cfg.data.block_size, trainer, optim,
                cfg.seed if seed is None else seed, logger=ctx.logger or False,
                resume_dir=ctx.resume_dir(phase))
+
+
+def validation_metric(cfg: DictConfig) -> tuple[str, bool]:
+    """The metric that chooses a setting on the validation split (an alpha, a learning rate),
+    and whether higher is better: accuracy for data.objective=task, else perplexity."""
+    if cfg.data.objective == Objective.task:
+        return "val_target_acc", True
+    return "val_target_ppl", False
+
+
+def improves(new: float, old: float | None, higher: bool) -> bool:
+    """Strictly better (a tie keeps the value found first: the smaller of an ascending grid)."""
+    return old is None or (new > old if higher else new < old)
+
+
+def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
+           name: str) -> tuple[float, dict[str, Any]]:
+    """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
+    ascending order (a tie goes to the smaller value). Returns it with its metrics, the curve
+    (`<metric>_<name>_<value>`) and `<name>_on_edge` (1: an end of the grid won, the best may
+    lie beyond it)."""
+    metric, higher = validation_metric(cfg)
+    grid = sorted(grid)
+    curve: dict[str, Any] = {}
+    best: tuple[float, dict[str, Any]] | None = None
+    for value in grid:
+        val = score(value)
+        curve[f"{metric}_{name}_{value:g}"] = val[metric]
+        if improves(val[metric], best and best[1][metric], higher):
+            best = (value, val)
+    assert best is not None
+    return best[0], {**best[1], **curve, f"{name}_on_edge": int(best[0] in (grid[0], grid[-1]))}
+
+
+def train_at_chosen_lr(prepare: Callable[[], nn.Module], tokenizer: PreTrainedTokenizerBase,
+                       cfg: DictConfig, ctx: RunContext
+                       ) -> tuple[nn.Module, TrainStats, dict[str, Any]]:
+    """`prepare()` (a fresh model, its trainable weights chosen) trained at method.optim.lr;
+    or, with `method.optim.lrs`, trained at each rate of that grid from the same start and
+    seed, each scored on the validation split only, and the best kept (`choose`): the caller
+    then reads the test splits once, at the chosen rate. Returns the model, its training
+    stats and (with a grid) `lr`, its validation metrics, the curve (`val_target_ppl_lr_<lr>`)
+    and `lr_on_edge`. Each rate trains as a phase of its own (`train-lr<lr>`): a preempted run
+    resumes inside the rate it was training, and rates an earlier attempt finished train
+    again (seeded: to the same result). Memory: the best model so far and the one training."""
+    lrs = cfg.method.optim.lrs
+    if lrs is None:
+        model = prepare()
+        return model, train(model, tokenizer, cfg, ctx), {}
+    metric, higher = validation_metric(cfg)
+    kept: dict[str, Any] = {}  # the best rate so far: its model, stats and metric
+
+    def score(lr: float) -> dict[str, Any]:
+        at = copy.deepcopy(cfg)
+        at.method.optim.lr = lr
+        model = prepare()
+        stats = train(model, tokenizer, at, ctx, phase=f"train-lr{lr:g}")
+        val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
+        if improves(val[metric], kept.get("metric"), higher):
+            kept.update(model=model, stats=stats, metric=val[metric])
+        return val
+
+    lr, chosen = choose(list(lrs), score, cfg, "lr")
+    return kept["model"], kept["stats"], {"lr": lr, **chosen}
+
+
+def test_roles(chosen: dict[str, Any]) -> tuple[str, ...]:
+    """What `evaluate` still reads after a setting was chosen on validation (`chosen` holds
+    its validation metrics): the test splits only, once."""
+    return ("target", "retention") if chosen else ("target", "retention", "val_target")
 
 
 def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,

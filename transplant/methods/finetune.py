@@ -23,7 +23,7 @@ from transplant.config import (
     check_trainable,
 )
 from transplant.config import check as check_value
-from transplant.methods.common import evaluate, load, train
+from transplant.methods.common import evaluate, load, test_roles, train_at_chosen_lr
 from transplant.methods.method import Method
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
@@ -58,10 +58,15 @@ def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    model, tokenizer = load(cfg, ctx)
-    model = apply_policy(model, as_object(cfg.method.trainable))
+    loaded, tokenizer = load(cfg, ctx)
+    unused = [loaded]
+
+    def prepare():  # a fresh start for every learning rate tried
+        model = unused.pop() if unused else load(cfg, ctx)[0]
+        return apply_policy(model, as_object(cfg.method.trainable))
+
+    model, stats, chosen = train_at_chosen_lr(prepare, tokenizer, cfg, ctx)
     trainable, total = count_parameters(model)
-    stats = train(model, tokenizer, cfg, ctx)
     extra = {}
     if cfg.method.trainable.name == "lora":
         from transplant.models.loading import model_source
@@ -70,7 +75,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR, base))
         ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
-            **extra, **evaluate(model, tokenizer, cfg, ctx)}
+            **extra, **chosen, **evaluate(model, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
 def save_adapter(model, out: Path, base: str | None) -> Path:
@@ -86,5 +91,5 @@ def save_adapter(model, out: Path, base: str | None) -> Path:
     return out
 
 
-FULL_FT = Method("full_ft", FinetuneConfig, run, check)
-LORA = Method("lora", FinetuneConfig, run, check)
+FULL_FT = Method("full_ft", FinetuneConfig, run, check, chooses_lr=True)
+LORA = Method("lora", FinetuneConfig, run, check, chooses_lr=True)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, TrainableConfig, check
 from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
 from transplant.eval.gaps import gap_recovery, tir
-from transplant.methods.common import domain_perplexity, load, train
+from transplant.methods.common import domain_perplexity, load, optim_key, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.runs import RunContext, result_part
@@ -75,7 +75,7 @@ def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
     key = {"base": result_part(cfg, "model"), "domain": settings.donor_domain,
            "steps": cfg.trainer.max_steps,
            "blocks_per_step": cfg.trainer.batch_size * cfg.trainer.accumulate_grad_batches,
-           "block_size": cfg.data.block_size, "optim": OmegaConf.to_container(cfg.method.optim),
+           "block_size": cfg.data.block_size, "optim": optim_key(cfg),
            "seed": settings.donor_seed}
 
     def build(out: Path) -> None:

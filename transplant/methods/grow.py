@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.config import Choice, ConfigError, MethodConfig, check
-from transplant.methods.common import evaluate, load, train
+from transplant.methods.common import evaluate, load, test_roles, train_at_chosen_lr
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers, select_layers
@@ -104,11 +104,19 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     params_before = count_parameters(model)[1]
     before = {k: v for k, v in evaluate(model, tokenizer, cfg, ctx, prefix="before_").items()
               if k.endswith(("_ppl", "_bpb"))}
-    trainable = grow_and_select(model, cfg.method.grow)
-    stats = train(model, tokenizer, cfg, ctx)
-    return {"params_trainable": trainable, "params_total": count_parameters(model)[1],
+    unused = [model]  # evaluation leaves it as it was loaded
+    trainable: list[int] = []
+
+    def prepare():  # grown afresh for every learning rate tried
+        grown = unused.pop() if unused else load(cfg, ctx)[0]
+        trainable.append(grow_and_select(grown, cfg.method.grow))
+        return grown
+
+    model, stats, chosen = train_at_chosen_lr(prepare, tokenizer, cfg, ctx)
+    return {"params_trainable": trainable[0], "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
-            **stats.as_metrics(), **evaluate(model, tokenizer, cfg, ctx)}
+            **stats.as_metrics(), **chosen,
+            **evaluate(model, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
-METHOD = Method("grow", GrowMethodConfig, run, check_grow)
+METHOD = Method("grow", GrowMethodConfig, run, check_grow, chooses_lr=True)

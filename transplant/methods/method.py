@@ -35,6 +35,7 @@ class Method:
     check: Check = no_checks  # value checks, given the model's facts; raise ConfigError
     needs_model: bool = True  # False: the method makes its model (pretrain)
     trains_on_target: bool = True  # reads the target domain's train split
+    chooses_lr: bool = False  # takes method.optim.lrs (common.train_at_chosen_lr)
     # What later runs read from a finished run (pretrain: its zoo model), or None. A done run
     # whose product is gone (a new machine, a restored archive, a wiped cache) runs again.
     product: Callable[[DictConfig], Path] | None = None

@@ -15,11 +15,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import ImplantMode, MethodConfig, ModelConfig, check
-from transplant.methods.common import evaluate, load, train
+from transplant.methods.common import evaluate, load, optim_key, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
@@ -96,7 +96,7 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, 
     provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
                   "wrapper": "in_place" if in_place else "embedding-organ-head",
                   "corpus": cfg.data.domain, "seed": cfg.seed,
-                  "optim": OmegaConf.to_container(cfg.method.optim), **stats.as_metrics()}
+                  "optim": optim_key(cfg), **stats.as_metrics()}
     organ = extract_organ(body, trained.start, length, provenance)
     organ.manifest["source_layers"] = list(range(start, start + length))
     organ.manifest["source_model"] = cfg.model.name
@@ -112,7 +112,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
            "in_place": settings.in_place, "data": result_part(cfg, "data"),
            "trainer": result_part(cfg, "trainer"),
-           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+           "optim": optim_key(cfg), "seed": cfg.seed}
     if not settings.trained:
         key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
                "untrained": True}

@@ -26,7 +26,7 @@ from transplant.atomic import write_json
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, ModelConfig, check
 from transplant.data.tasks import TASKS
-from transplant.methods.common import load, train
+from transplant.methods.common import load, optim_key, train
 from transplant.methods.method import Method
 from transplant.methods.task import examples, score, task_docs
 from transplant.models.facts import ModelFacts, model_facts
@@ -151,7 +151,7 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
            "split": [cfg.data.validation_permille, cfg.data.test_permille],
            "module": OmegaConf.to_container(cfg.method.module, enum_to_str=True),
            "trainer": result_part(cfg, "trainer"),
-           "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+           "optim": optim_key(cfg), "seed": cfg.seed}
 
     def build(out: Path) -> None:
         from transplant.methods.finetune import save_adapter

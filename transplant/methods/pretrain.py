@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from transplant.cache import named_dir
 from transplant.config import MethodConfig, check, check_context
@@ -21,6 +21,7 @@ from transplant.methods.common import (
     domain_perplexity,
     evaluate,
     load,
+    optim_key,
     split_stream,
     token_budget,
     train,
@@ -114,7 +115,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
            **({"init": {**result_part(cfg, "model"), "name": settings.init}}
               if settings.init else {}),
            "train_tokens": token_budget(cfg), "block_size": cfg.data.block_size,
-           "seed": cfg.seed, "optim": OmegaConf.to_container(cfg.method.optim),
+           "seed": cfg.seed, "optim": optim_key(cfg),
            "trainer": result_part(cfg, "trainer")}
     stats: dict[str, Any] = {}
 

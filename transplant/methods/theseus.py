@@ -22,11 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, key_hash
-from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, Objective, check
-from transplant.methods.common import evaluate, load, split_stream, train
+from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, check
+from transplant.methods.common import (
+    choose,
+    evaluate,
+    load,
+    optim_key,
+    split_stream,
+    test_roles,
+    train,
+)
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.runs import RunContext, result_part
@@ -87,7 +95,7 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
 def tau_key(cfg: DictConfig) -> dict[str, Any]:
     return {"source": {**result_part(cfg, "model"), "name": cfg.method.source},
             "data": result_part(cfg, "data"), "trainer": result_part(cfg, "trainer"),
-            "optim": OmegaConf.to_container(cfg.method.optim), "seed": cfg.seed}
+            "optim": optim_key(cfg), "seed": cfg.seed}
 
 
 def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
@@ -215,33 +223,25 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
 def choose_alpha(target, tokenizer, tau_b: dict, cfg: DictConfig, ctx: RunContext
                  ) -> tuple[float, dict[str, Any]]:
     """The alpha of `method.alphas` whose theta_B + alpha tau_B scores best on the validation
-    split (lowest perplexity; highest accuracy with data.objective=task; a tie goes to the
-    smaller alpha, the smaller step). Returns it with its validation metrics, the curve
-    (`val_target_<metric>_alpha_<a>`) and `alpha_on_edge` (1: the grid's end won, the best may
-    lie beyond it). The target is left as it came."""
+    split (`common.choose`: lowest perplexity, highest accuracy with data.objective=task, a tie
+    to the smaller alpha), with its validation metrics, the curve
+    (`val_target_<metric>_alpha_<a>`) and `alpha_on_edge`. The target is left as it came."""
     import torch
 
     from transplant.surgery.transport import apply_task_vector
 
-    task = cfg.data.objective == Objective.task
-    metric = "val_target_acc" if task else "val_target_ppl"
     params = dict(target.named_parameters())
     theta = {k: params[k].detach().clone() for k in tau_b}
-    grid = sorted(cfg.method.alphas)
-    curve: dict[str, Any] = {}
-    best: tuple[float, dict[str, Any]] | None = None
-    for a in grid:
+
+    def score(a: float) -> dict[str, Any]:
         apply_task_vector(target, tau_b, a)
         val = evaluate(target, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
         with torch.no_grad():
             for k, v in theta.items():
                 params[k].copy_(v)
-        curve[f"{metric}_alpha_{a:g}"] = val[metric]
-        if best is None or (val[metric] > best[1][metric] if task
-                            else val[metric] < best[1][metric]):
-            best = (a, val)
-    assert best is not None
-    return best[0], {**best[1], **curve, "alpha_on_edge": int(best[0] in (grid[0], grid[-1]))}
+        return val
+
+    return choose(list(cfg.method.alphas), score, cfg, "alpha")
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
@@ -258,7 +258,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     apply_task_vector(target, tau_b, alpha)
     norm = sum(float(v.double().square().sum()) for v in tau_b.values()) ** 0.5
     # The test splits read once, at the chosen alpha; its validation metrics are in `chosen`.
-    roles = ("target", "retention") if chosen else ("target", "retention", "val_target")
+    roles = test_roles(chosen)
     return {"source": settings.source, "arm": str(settings.arm), "alpha": alpha,
             "params_trainable": 0, "train_tokens": 0, "tau_b_norm": norm,
             "tau_b_tensors": len(tau_b), **chosen,

@@ -1,0 +1,58 @@
+"""method.optim.lrs: a run trains at each learning rate of a grid, keeps the one its
+validation split prefers and reads the test split once, at it."""
+
+import pytest
+
+from transplant.config import ConfigError
+
+GRID = (1e-4, 3e-3, 1e-1)
+LRS = "method.optim.lrs=[1e-4,3e-3,1e-1]"
+ARMS = {"full_ft": ["method=full_ft"],
+        "grow": ["method=grow", "method.grow.layers=first:1", "method.optim.weight_decay=0"]}
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_the_chosen_rate_is_the_runs_own_fixed_rate_result(run, arm):
+    base = [*ARMS[arm], "eval.retention=null", "eval.validation=true", "trainer.max_steps=4"]
+    chosen, run_dir = run([*base, LRS])
+    fixed = {lr: run([*base, f"method.optim.lr={lr}"])[0] for lr in GRID}
+    # Every rate trained from the same start as a run of its own, scored on validation only.
+    for lr in GRID:
+        assert chosen[f"val_target_ppl_lr_{lr:g}"] == fixed[lr]["val_target_ppl"]
+    assert len({fixed[lr]["val_target_ppl"] for lr in GRID}) == 3  # the rates differ
+    best = min(GRID, key=lambda lr: fixed[lr]["val_target_ppl"])
+    assert chosen["lr"] == best and chosen["lr_on_edge"] == int(best in (GRID[0], GRID[-1]))
+    # ... and the test split read once, at the chosen rate: exactly that rate's run.
+    for key in ("target_ppl", "target_tokens", "val_target_ppl", "train_tokens",
+                "params_trainable"):
+        assert chosen[key] == fixed[best][key], key
+    docs = {p.name for p in (run_dir / "docs").iterdir()} - {"before_target.json",
+                                                              "before_val_target.json"}
+    assert docs == {"target.json"}  # (grow scores the model before growth too)
+    assert not (run_dir / "resume").exists()  # every rate's phase cleaned up
+
+
+def test_a_learning_rate_grid_needs_the_validation_split(run):
+    with pytest.raises(ConfigError, match=r"eval.validation=False is invalid: expected true: "
+                                          r"method.optim.lrs chooses the learning rate"):
+        run(["method=full_ft", "eval.validation=false", LRS])
+
+
+def test_a_method_that_cannot_choose_a_rate_refuses_a_grid(run):
+    with pytest.raises(ConfigError, match=r"method.optim.lrs=\[0.0001, 0.003, 0.1\] is invalid: "
+                                          r"expected null for method organ: it trains at "
+                                          r"method.optim.lr \(a grid of rates is chosen inside "
+                                          r"the run by full_ft, grow, lora;"):
+        run(["method=organ", LRS])
+
+
+def test_a_rate_grid_leaves_cache_keys_as_they_were():
+    # Cached products (zoo models, organs, task vectors) are keyed by the rate they trained
+    # at: a grid beside it must not re-key them, or entries built before would not be found.
+    from tests.conftest import compose_cfg
+    from transplant.methods.common import optim_key
+
+    plain = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3"]))
+    gridded = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS]))
+    assert plain == gridded == {"lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 5,
+                                "betas": [0.9, 0.999]}
