@@ -8,7 +8,8 @@ from transplant.config import ConfigError
 GRID = (1e-4, 3e-3, 1e-1)
 LRS = "method.optim.lrs=[1e-4,3e-3,1e-1]"
 ARMS = {"full_ft": ["method=full_ft"],
-        "grow": ["method=grow", "method.grow.layers=first:1", "method.optim.weight_decay=0"]}
+        "grow": ["method=grow", "method.grow.layers=first:1", "method.optim.weight_decay=0"],
+        "organ": ["method=organ", "method.organ.evaluate_wrapper=false"]}
 
 
 @pytest.mark.parametrize("arm", ARMS)
@@ -40,10 +41,11 @@ def test_a_learning_rate_grid_needs_the_validation_split(run):
 
 def test_a_method_that_cannot_choose_a_rate_refuses_a_grid(run):
     with pytest.raises(ConfigError, match=r"method.optim.lrs=\[0.0001, 0.003, 0.1\] is invalid: "
-                                          r"expected null for method organ: it trains at "
-                                          r"method.optim.lr \(a grid of rates is chosen inside "
-                                          r"the run by full_ft, grow, lora;"):
-        run(["method=organ", LRS])
+                                          r"expected null for method peft_port: it chooses no "
+                                          r"rate inside the run \(full_ft, grow, lora, organ do"):
+        run(["method=peft_port", LRS])
+    with pytest.raises(ConfigError, match=r"expected null with method.organ.trained=false"):
+        run(["method=organ", "method.organ.trained=false", LRS])
 
 
 def test_a_rate_grid_leaves_cache_keys_as_they_were():

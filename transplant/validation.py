@@ -40,8 +40,8 @@ def validate(cfg: DictConfig) -> ModelFacts | None:
     choosers = ", ".join(sorted(m for m in METHODS if METHODS[m].chooses_lr))
     check(cfg.method.optim.lrs is None or method.chooses_lr, "method.optim.lrs",
           cfg.method.optim.lrs and list(cfg.method.optim.lrs),
-          f"null for method {cfg.method.name}: it trains at method.optim.lr (a grid of rates "
-          f"is chosen inside the run by {choosers}; for others, sweep method.optim.lr)")
+          f"null for method {cfg.method.name}: it chooses no rate inside the run ({choosers} "
+          "do; for another method, sweep method.optim.lr)")
     facts = None
     if method.needs_model:
         facts = _facts(as_object(cfg.model), cfg.paths.cache)

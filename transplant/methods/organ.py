@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import ImplantMode, MethodConfig, ModelConfig, check
-from transplant.methods.common import evaluate, load, optim_key, train
+from transplant.methods.common import (
+    choose,
+    evaluate,
+    improves,
+    load,
+    optim_key,
+    test_roles,
+    train,
+    validation_metric,
+)
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
@@ -61,6 +71,9 @@ def organ_span(organ: DictConfig, n_layers: int) -> tuple[int, int]:
 
 def check_organ(cfg: DictConfig, donor: ModelFacts) -> None:
     organ = cfg.method.organ
+    check(organ.trained or cfg.method.optim.lrs is None, "method.optim.lrs",
+          cfg.method.optim.lrs and list(cfg.method.optim.lrs),
+          "null with method.organ.trained=false (an untrained organ has no rate to choose)")
     check(organ.length > 0, "method.organ.length", organ.length, "an integer > 0")
     start, length = organ_span(organ, donor.layers)
     check(0 <= start <= donor.layers - length, "method.organ.start", organ.start,
@@ -103,16 +116,16 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, 
     return organ
 
 
-def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    from transplant.surgery.organ import Organ, extract_organ, implant, organ_model
+def organ_file(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
+               length: int) -> tuple[Path, bool]:
+    """The organ this config makes (trained at method.optim.lr, or untrained), from the cache
+    or built into it; and whether this call trained it."""
+    from transplant.surgery.organ import extract_organ
 
     settings = cfg.method.organ
-    donor, tokenizer = load(cfg, ctx)
-    start, length = organ_span(settings, len(decoder_layers(donor)))
     key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
            "in_place": settings.in_place, "data": result_part(cfg, "data"),
-           "trainer": result_part(cfg, "trainer"),
-           "optim": optim_key(cfg), "seed": cfg.seed}
+           "trainer": result_part(cfg, "trainer"), "optim": optim_key(cfg), "seed": cfg.seed}
     if not settings.trained:
         key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
                "untrained": True}
@@ -131,9 +144,48 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             organ.manifest["source_model"] = cfg.model.name
         organ.save(out / ORGAN_FILE)
 
-    organ_file = cached_dir("organs", key, build, root=ctx.cache) / ORGAN_FILE
-    organ = Organ.load(organ_file)
-    ctx.add_artifact(organ_file, "organ", f"organ-{organ.manifest['sha256'][:16]}")
+    return cached_dir("organs", key, build, root=ctx.cache) / ORGAN_FILE, trained_now
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from transplant.surgery.organ import Organ, implant, organ_model
+
+    settings = cfg.method.organ
+    donor, tokenizer = load(cfg, ctx)
+    start, length = organ_span(settings, len(decoder_layers(donor)))
+    recipient_name = settings.recipient or cfg.model.name
+    position = settings.position if settings.position is not None else start
+
+    def implanted(organ: Organ):
+        recipient, _ = load(cfg, ctx, recipient_name)
+        return implant(recipient, organ, position, settings.mode)
+
+    chosen: dict[str, Any] = {}
+    if cfg.method.optim.lrs is None:
+        path, trained_now = organ_file(cfg, ctx, donor, tokenizer, start, length)
+        organ = Organ.load(path)
+        recipient = None  # after the donor is freed
+    else:  # an organ per rate; the one whose implant validation prefers is kept
+        metric, higher = validation_metric(cfg)
+        kept: dict[str, Any] = {}
+
+        def score(lr: float) -> dict[str, Any]:
+            at = copy.deepcopy(cfg)
+            at.method.optim.lr = lr
+            path, trained = organ_file(at, ctx, donor, tokenizer, start, length)
+            organ = Organ.load(path)
+            model = implanted(organ)
+            val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
+            if improves(val[metric], kept.get("metric"), higher):
+                kept.update(path=path, organ=organ, model=model, trained=trained,
+                            metric=val[metric])
+            return val
+
+        lr, chosen = choose(list(cfg.method.optim.lrs), score, cfg, "lr")
+        chosen = {"lr": lr, **chosen}
+        path, organ, recipient = kept["path"], kept["organ"], kept["model"]
+        trained_now = kept["trained"]
+    ctx.add_artifact(path, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
         wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
@@ -145,11 +197,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     in_wrapper = (cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json",
                               root=ctx.cache) if settings.evaluate_wrapper else {})
     donor = None  # free it before the recipient loads
-
-    recipient_name = settings.recipient or cfg.model.name
-    recipient, _ = load(cfg, ctx, recipient_name)
-    position = settings.position if settings.position is not None else start
-    implant(recipient, organ, position, settings.mode)
+    if recipient is None:
+        recipient = implanted(organ)
     trainable = sum(t.numel() for t in organ.tensors.values()) if settings.trained else 0
     train_stats = {k: v for k, v in organ.manifest["provenance"].items()
                    if k.startswith("train_")}
@@ -157,7 +206,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             "mode": str(settings.mode), "recipient": recipient_name,
             "organ_reused": not trained_now, "params_trainable": trainable,
             "params_total": count_parameters(recipient)[1], **train_stats, **in_wrapper,
-            **evaluate(recipient, tokenizer, cfg, ctx)}
+            **chosen, **evaluate(recipient, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
-METHOD = Method("organ", OrganMethodConfig, run, check_organ)
+METHOD = Method("organ", OrganMethodConfig, run, check_organ, chooses_lr=True)
