@@ -82,6 +82,25 @@ def test_sweep_killed_with_sigkill_completes_on_relaunch_each_run_once(tmp_path)
     assert sorted(records.done["seed"].astype(int)) == [0, 1, 2, 3, 4, 5]
 
 
+def test_sigterm_outside_training_records_the_run_as_interrupted_not_running(tmp_path):
+    # Training checkpoints on SIGTERM (below); anywhere else in a run (here: scoring a long
+    # test split) the record must say what happened, and no result may be written.
+    args = ["study=term", "method=zero_shot", "eval.max_tokens=null", "data=python_code"]
+    proc = _launch(args, tmp_path)
+    study = tmp_path / "out" / "term"
+    _wait_for(lambda: any(s["status"] == "running" for s in _statuses(study).values()), 300,
+              "the run to start", proc)
+    time.sleep(1)  # into the evaluation
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=120) != 0
+    [(name, status)] = _statuses(study).items()
+    assert status["status"] == "failed"
+    assert status["error"] == ("interrupted (SIGTERM): no result was written; a relaunch runs "
+                               "it again")
+    assert not (study / name / "metrics.json").exists()
+    assert read_study(study).failed == [(name, status["error"])]
+
+
 def test_run_signalled_mid_training_resumes_to_the_uninterrupted_result(tmp_path):
     """SIGUSR1 (SLURM's warning before a time limit): checkpoint, `preempted`, exit; the
     relaunch resumes and ends with exactly the metrics of a run never interrupted."""

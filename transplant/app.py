@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +91,7 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         # Seeded before anything random is built (models, adapters, data), so a run is
         # reproducible bit for bit and does not depend on what ran before it in the sweep.
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with PeakMemory() as memory:
+        with _sigterm_interrupts(), PeakMemory() as memory:
             metrics = METHODS[cfg.method.name].run(cfg, ctx)
         _check_finite(metrics)
         # A method may name the model it produced (pretrain: its zoo name).
@@ -105,11 +110,40 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         if not multirun:
             raise
         return None  # the sweep goes on; the report lists the failure
+    except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C, SIGTERM outside training, exit()
+        why = str(e) if isinstance(e, Interrupted) else type(e).__name__
+        record.fail(f"interrupted ({why}): no result was written; a relaunch runs it again")
+        finish_logger(logger, {}, ok=False)
+        log.warning("run %s interrupted (%s)", record.dir, why)
+        raise  # the sweep stops: someone asked it to
     record.finish(metrics)
     shutil.rmtree(record.dir / "resume", ignore_errors=True)  # checkpoints of finished phases
     finish_logger(logger, metrics, ok=True, artifacts=ctx.artifacts)
     log.info("done %s: %s", record.dir, _summary(metrics))
     return metrics
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM outside training (training checkpoints on it instead), raised where the run is,
+    so that its record says so rather than `running` forever."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises `Interrupted` while the block runs. Not under SLURM: submitit handles
+    the signals there (a requeued job's record is rewritten by its next attempt)."""
+    if "SLURM_JOB_ID" in os.environ or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_finite(metrics: dict[str, Any]) -> None:
