@@ -1,9 +1,11 @@
 """method.optim.lrs: a run trains at each learning rate of a grid, keeps the one its
 validation split prefers and reads the test split once, at it."""
 
+import pandas as pd
 import pytest
 
 from transplant.config import ConfigError
+from transplant.results.plots import loss_curves
 
 GRID = (1e-4, 3e-3, 1e-1)
 LRS = "method.optim.lrs=[1e-4,3e-3,1e-1]"
@@ -31,6 +33,13 @@ def test_the_chosen_rate_is_the_runs_own_fixed_rate_result(run, arm):
                                                               "before_val_target.json"}
     assert docs == {"target.json"}  # (grow scores the model before growth too)
     assert not (run_dir / "resume").exists()  # every rate's phase cleaned up
+    # Each rate's training logged apart, and the report's loss curve is the chosen rate's.
+    log = pd.read_csv(run_dir / "logs" / "metrics.csv")
+    assert {c for c in log if c.endswith("/loss")} == {f"lr_{lr:g}/train/loss" for lr in GRID}
+    fig = loss_curves(run_dir.parent, pd.DataFrame([{"run": run_dir.name, "seed": 0,
+                                                     "lr": best}]), [])
+    [line] = fig.axes[0].get_lines()
+    assert list(line.get_ydata()) == list(log[f"lr_{best:g}/train/loss"].dropna())
 
 
 def test_a_learning_rate_grid_needs_the_validation_split(run):

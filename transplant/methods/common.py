@@ -96,9 +96,11 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
         data = examples(task, task_docs(task, "train", cfg), tokenizer)
     if data is None:
         data = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
+    # One of a grid's rates (train_at_chosen_lr): its curves log apart from the others'.
+    prefix = f"lr_{optim.lr:g}/" if optim.lrs is not None else ""
     return fit(model, data, cfg.data.block_size, trainer, optim,
                cfg.seed if seed is None else seed, logger=ctx.logger or False,
-               resume_dir=ctx.resume_dir(phase))
+               resume_dir=ctx.resume_dir(phase), log_prefix=prefix)
 
 
 def validation_metric(cfg: DictConfig) -> tuple[str, bool]:

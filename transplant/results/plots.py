@@ -165,10 +165,14 @@ def loss_curves(study_dir: Path, runs: pd.DataFrame, arms: list[str]) -> Figure 
         if not path.exists():
             continue
         log = pd.read_csv(path)
-        if "train/loss" not in log:
+        # A run that chose its rate from a grid logged each rate apart: draw the chosen one.
+        chosen = row.get("lr")
+        loss = ("train/loss" if "train/loss" in log or pd.isna(chosen)
+                else f"lr_{chosen:g}/train/loss")
+        if loss not in log:
             continue
-        log = log.dropna(subset=["train/loss"])
-        ax.plot(log["step"], log["train/loss"], lw=1,
+        log = log.dropna(subset=[loss])
+        ax.plot(log["step"], log[loss], lw=1,
                 label=f"{_arm_name(row, arms)}, seed {row['seed']}")
         drawn += 1
     if not drawn:

@@ -38,19 +38,21 @@ class TrainStats:
 
 def fit(model: nn.Module, data: TrainData, block_size: int, trainer: TrainerConfig,
         optim: OptimConfig, seed: int, logger: Logger | bool = False,
-        resume_dir: Path | None = None, extra_callbacks: list[Callback] = ()) -> TrainStats:
+        resume_dir: Path | None = None, extra_callbacks: list[Callback] = (),
+        log_prefix: str = "") -> TrainStats:
     """Train `model` (its trainable parameters set by a policy) in place, on a token stream (in
     blocks of `block_size`) or on labelled examples (loss on the answers).
 
     With `resume_dir`, a SIGUSR1/SIGUSR2/SIGTERM saves a checkpoint there at the next step and
     raises `Preempted` (requeueing a SLURM job); a later call with the same arguments resumes
     from it and ends with the weights an uninterrupted run would have. The directory is removed
-    once training completes.
+    once training completes. `log_prefix` goes before the logged names (`train/loss`), so
+    that several trainings in one run log apart.
     """
     # Lightning's device banner and tips repeat on every job of a sweep; keep warnings only.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     L.seed_everything(seed, workers=True, verbose=False)
-    module = CausalLMModule(model, optim, trainer.max_steps)
+    module = CausalLMModule(model, optim, trainer.max_steps, log_prefix)
     resume = resume_point(resume_dir) if resume_dir is not None else None
     skip = resume.batches if resume else 0
     if resume:

@@ -47,9 +47,11 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 class CausalLMModule(L.LightningModule):
     """Trains `model` (already wrapped by a trainable-parameter policy) on token blocks."""
 
-    def __init__(self, model: nn.Module, optim: OptimConfig, max_steps: int) -> None:
+    def __init__(self, model: nn.Module, optim: OptimConfig, max_steps: int,
+                 log_prefix: str = "") -> None:
         super().__init__()
         self.model = model
+        self.log_prefix = log_prefix
         self.optim = optim
         self.max_steps = max_steps
         self.tokens_seen = 0
@@ -63,7 +65,7 @@ class CausalLMModule(L.LightningModule):
         if not torch.isfinite(loss):
             raise DivergenceError(f"training loss is {loss.item()} at step {self.global_step}")
         self.tokens_seen += tokens_in(batch)
-        self.log("train/loss", loss, prog_bar=True)
+        self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True)
         return loss
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
@@ -72,8 +74,8 @@ class CausalLMModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
         dt = time.perf_counter() - self._t0
         self.train_seconds += dt
-        self.log("train/tokens_per_s", tokens_in(batch) / dt, prog_bar=True)
-        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        self.log(f"{self.log_prefix}train/tokens_per_s", tokens_in(batch) / dt, prog_bar=True)
+        self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
     # Counters survive a preemption: a resumed run reports the whole run's tokens and time.
     def on_save_checkpoint(self, checkpoint: dict) -> None:
