@@ -135,36 +135,49 @@ def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: Dic
     return best[0], {**best[1], **curve, f"{name}_on_edge": int(best[0] in (grid[0], grid[-1]))}
 
 
-def train_at_chosen_lr(prepare: Callable[[], nn.Module], tokenizer: PreTrainedTokenizerBase,
-                       cfg: DictConfig, ctx: RunContext
-                       ) -> tuple[nn.Module, TrainStats, dict[str, Any]]:
-    """`prepare()` (a fresh model, its trainable weights chosen) trained at method.optim.lr;
-    or, with `method.optim.lrs`, trained at each rate of that grid from the same start and
-    seed, each scored on the validation split only, and the best kept (`choose`): the caller
-    then reads the test splits once, at the chosen rate. Returns the model, its training
-    stats and (with a grid) `lr`, its validation metrics, the curve (`val_target_ppl_lr_<lr>`)
-    and `lr_on_edge`. Each rate trains as a phase of its own (`train-lr<lr>`): a preempted run
-    resumes inside the rate it was training, and rates an earlier attempt finished train
-    again (seeded: to the same result). Memory: the best model so far and the one training."""
+def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
+                 tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
+                 ) -> tuple[nn.Module | None, Any, dict[str, Any]]:
+    """`make(cfg)` -> (the model a config trains, whatever goes with it), at method.optim.lr;
+    or, with `method.optim.lrs`, made at each rate of that grid, each scored on the validation
+    split only, and the best kept (`choose`): the caller then reads the test splits once, at
+    the chosen rate. Returns the model, its companion and (with a grid) `lr`, its validation
+    metrics, the curve (`val_target_ppl_lr_<lr>`) and `lr_on_edge`. Memory: the best model
+    so far and the one being made."""
     lrs = cfg.method.optim.lrs
     if lrs is None:
-        model = prepare()
-        return model, train(model, tokenizer, cfg, ctx), {}
+        return (*make(cfg), {})
     metric, higher = validation_metric(cfg)
-    kept: dict[str, Any] = {}  # the best rate so far: its model, stats and metric
+    kept: dict[str, Any] = {}  # the best rate so far: its model, companion and metric
 
     def score(lr: float) -> dict[str, Any]:
         at = copy.deepcopy(cfg)
         at.method.optim.lr = lr
-        model = prepare()
-        stats = train(model, tokenizer, at, ctx, phase=f"train-lr{lr:g}")
+        model, extra = make(at)
         val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
         if improves(val[metric], kept.get("metric"), higher):
-            kept.update(model=model, stats=stats, metric=val[metric])
+            kept.update(model=model, extra=extra, metric=val[metric])
         return val
 
     lr, chosen = choose(list(lrs), score, cfg, "lr")
-    return kept["model"], kept["stats"], {"lr": lr, **chosen}
+    return kept["model"], kept["extra"], {"lr": lr, **chosen}
+
+
+def train_at_chosen_lr(prepare: Callable[[], nn.Module], tokenizer: PreTrainedTokenizerBase,
+                       cfg: DictConfig, ctx: RunContext
+                       ) -> tuple[nn.Module, TrainStats, dict[str, Any]]:
+    """`prepare()` (a fresh model, its trainable weights chosen) trained at the rate
+    `at_chosen_lr` chooses; returns it with its training stats and the choice. A grid's rates
+    train as phases of their own (`train-lr<lr>`): a preempted run resumes inside the rate it
+    was training, and rates an earlier attempt finished train again (seeded: the same)."""
+
+    def make(at: DictConfig) -> tuple[nn.Module, TrainStats]:
+        optim = at.method.optim
+        phase = "train" if optim.lrs is None else f"train-lr{optim.lr:g}"
+        model = prepare()
+        return model, train(model, tokenizer, at, ctx, phase=phase)
+
+    return at_chosen_lr(make, tokenizer, cfg, ctx)
 
 
 def test_roles(chosen: dict[str, Any]) -> tuple[str, ...]:

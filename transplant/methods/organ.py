@@ -20,16 +20,7 @@ from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import ImplantMode, MethodConfig, ModelConfig, check
-from transplant.methods.common import (
-    choose,
-    evaluate,
-    improves,
-    load,
-    optim_key,
-    test_roles,
-    train,
-    validation_metric,
-)
+from transplant.methods.common import at_chosen_lr, evaluate, load, optim_key, test_roles, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
@@ -160,31 +151,14 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         recipient, _ = load(cfg, ctx, recipient_name)
         return implant(recipient, organ, position, settings.mode)
 
-    chosen: dict[str, Any] = {}
-    if cfg.method.optim.lrs is None:
-        path, trained_now = organ_file(cfg, ctx, donor, tokenizer, start, length)
+    def make(at: DictConfig):  # the organ a config makes; implanted when a grid scores it
+        path, trained = organ_file(at, ctx, donor, tokenizer, start, length)
         organ = Organ.load(path)
-        recipient = None  # after the donor is freed
-    else:  # an organ per rate; the one whose implant validation prefers is kept
-        metric, higher = validation_metric(cfg)
-        kept: dict[str, Any] = {}
+        # Without a grid the recipient loads once the donor is freed (below).
+        recipient = implanted(organ) if at.method.optim.lrs is not None else None
+        return recipient, (path, organ, trained)
 
-        def score(lr: float) -> dict[str, Any]:
-            at = copy.deepcopy(cfg)
-            at.method.optim.lr = lr
-            path, trained = organ_file(at, ctx, donor, tokenizer, start, length)
-            organ = Organ.load(path)
-            model = implanted(organ)
-            val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
-            if improves(val[metric], kept.get("metric"), higher):
-                kept.update(path=path, organ=organ, model=model, trained=trained,
-                            metric=val[metric])
-            return val
-
-        lr, chosen = choose(list(cfg.method.optim.lrs), score, cfg, "lr")
-        chosen = {"lr": lr, **chosen}
-        path, organ, recipient = kept["path"], kept["organ"], kept["model"]
-        trained_now = kept["trained"]
+    recipient, (path, organ, trained_now), chosen = at_chosen_lr(make, tokenizer, cfg, ctx)
     ctx.add_artifact(path, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
