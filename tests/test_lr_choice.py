@@ -67,3 +67,31 @@ def test_a_rate_grid_leaves_cache_keys_as_they_were():
     gridded = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS]))
     assert plain == gridded == {"lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 5,
                                 "betas": [0.9, 0.999]}
+
+
+@pytest.mark.parametrize("objective,scores,best,edge", [
+    # perplexity: lowest wins; a tie goes to the smaller value, tried first
+    ("lm", {1.0: 9.0, 2.0: 7.0, 4.0: 7.0}, 2.0, 0),
+    # accuracy: highest wins; the grid's end winning is flagged (the best may lie beyond)
+    ("task", {1.0: 0.5, 2.0: 0.6, 4.0: 0.7}, 4.0, 1),
+])
+def test_choose_takes_the_best_validation_score_ties_to_the_smaller(objective, scores, best,
+                                                                     edge):
+    from omegaconf import OmegaConf
+
+    from transplant.methods.common import choose
+
+    metric = "val_target_acc" if objective == "task" else "val_target_ppl"
+    tried = []
+
+    def score(value):
+        tried.append(value)
+        return {metric: scores[value]}
+
+    cfg = OmegaConf.create({"data": {"objective": objective}})
+    value, chosen = choose([4.0, 1.0, 2.0], score, cfg, "x")
+    assert tried == [1.0, 2.0, 4.0]  # ascending, whatever the grid's order
+    assert value == best and chosen["x_on_edge"] == edge
+    assert chosen[metric] == scores[best]
+    assert {k: v for k, v in chosen.items() if k.startswith(f"{metric}_x_")} == {
+        f"{metric}_x_{v:g}": s for v, s in scores.items()}
