@@ -163,19 +163,22 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
     return kept["model"], kept["extra"], {"lr": lr, **chosen}
 
 
-def train_at_chosen_lr(prepare: Callable[[], nn.Module], tokenizer: PreTrainedTokenizerBase,
-                       cfg: DictConfig, ctx: RunContext
+def train_at_chosen_lr(prepare: Callable[[nn.Module], nn.Module], model: nn.Module,
+                       tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
                        ) -> tuple[nn.Module, TrainStats, dict[str, Any]]:
-    """`prepare()` (a fresh model, its trainable weights chosen) trained at the rate
-    `at_chosen_lr` chooses; returns it with its training stats and the choice. A grid's rates
-    train as phases of their own (`train-lr<lr>`): a preempted run resumes inside the rate it
-    was training, and rates an earlier attempt finished train again (seeded: the same)."""
+    """`prepare(model)` (the configured model as loaded -> it with its trainable weights
+    chosen, grown, ...) trained at the rate `at_chosen_lr` chooses; returns it with its
+    training stats and the choice. The first rate starts from `model`, each later one from a
+    fresh load. A grid's rates train as phases of their own (`train-lr<lr>`): a preempted run
+    resumes inside the rate it was training, and rates an earlier attempt finished train
+    again (seeded: the same)."""
+    unused = [model]
 
     def make(at: DictConfig) -> tuple[nn.Module, TrainStats]:
         optim = at.method.optim
         phase = "train" if optim.lrs is None else f"train-lr{optim.lr:g}"
-        model = prepare()
-        return model, train(model, tokenizer, at, ctx, phase=phase)
+        trained = prepare(unused.pop() if unused else load(cfg, ctx)[0])
+        return trained, train(trained, tokenizer, at, ctx, phase=phase)
 
     return at_chosen_lr(make, tokenizer, cfg, ctx)
 

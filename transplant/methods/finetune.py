@@ -58,14 +58,10 @@ def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    loaded, tokenizer = load(cfg, ctx)
-    unused = [loaded]
-
-    def prepare():  # a fresh start for every learning rate tried
-        model = unused.pop() if unused else load(cfg, ctx)[0]
-        return apply_policy(model, as_object(cfg.method.trainable))
-
-    model, stats, chosen = train_at_chosen_lr(prepare, tokenizer, cfg, ctx)
+    model, tokenizer = load(cfg, ctx)
+    policy = as_object(cfg.method.trainable)
+    model, stats, chosen = train_at_chosen_lr(lambda m: apply_policy(m, policy), model,
+                                              tokenizer, cfg, ctx)
     trainable, total = count_parameters(model)
     extra = {}
     if cfg.method.trainable.name == "lora":

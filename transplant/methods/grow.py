@@ -104,15 +104,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     params_before = count_parameters(model)[1]
     before = {k: v for k, v in evaluate(model, tokenizer, cfg, ctx, prefix="before_").items()
               if k.endswith(("_ppl", "_bpb"))}
-    unused = [model]  # evaluation leaves it as it was loaded
     trainable: list[int] = []
 
-    def prepare():  # grown afresh for every learning rate tried
-        grown = unused.pop() if unused else load(cfg, ctx)[0]
-        trainable.append(grow_and_select(grown, cfg.method.grow))
-        return grown
+    def prepare(loaded):  # the model as loaded (evaluation left it so), grown
+        trainable.append(grow_and_select(loaded, cfg.method.grow))
+        return loaded
 
-    model, stats, chosen = train_at_chosen_lr(prepare, tokenizer, cfg, ctx)
+    model, stats, chosen = train_at_chosen_lr(prepare, model, tokenizer, cfg, ctx)
     return {"params_trainable": trainable[0], "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
             **stats.as_metrics(), **chosen,
