@@ -11,6 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from tests.conftest import REPO
 from transplant.results.records import read_study
 from transplant.runs import identity, run_id
@@ -127,6 +129,41 @@ def test_run_signalled_mid_training_resumes_to_the_uninterrupted_result(tmp_path
     assert 0 < resumed["resumed_step"] < 300
     for key in ("train_steps", "train_tokens", "target_ppl", "retention_ppl"):
         assert resumed[key] == reference[key], key
+    assert not (run_dir / "resume").exists()
+
+
+def test_rate_grid_killed_between_rates_trains_only_what_it_lacks_on_relaunch(tmp_path):
+    """method.optim.lrs with SIGKILL (no checkpoint: a lost node, a session's end) after some
+    rates were scored: the relaunch trains the rates not scored, and the chosen rate again if
+    an earlier attempt scored it, and ends with the uninterrupted run's result."""
+    grid = (1e-4, 1e-1, 1.0)  # 1e-1 wins (1.0 diverges): the kill lands after it was scored
+    args = ["method=full_ft", "trainer.max_steps=20", "trainer.log_every_n_steps=1",
+            "eval.validation=true", "method.optim.lrs=[1e-4,1e-1,1]"]
+    whole = _launch(["study=whole", *args], tmp_path)
+    assert whole.wait(timeout=600) == 0, whole.stderr.read()[-3000:]
+    reference = json.loads((tmp_path / "out" / "whole" / run_id(identity([*args, *TINY]))
+                            / "metrics.json").read_text())
+
+    proc = _launch(["study=cut", *args], tmp_path)
+    run_dir = tmp_path / "out" / "cut" / run_id(identity([*args, *TINY]))
+    scores = run_dir / "resume" / "lr-scores"
+    _wait_for(lambda: len(list(scores.glob("*.json"))) >= 2, 300, "two rates scored", proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    scored = {float(p.stem) for p in scores.glob("*.json")}
+    assert scored == {1e-4, 1e-1}, scored  # killed before the last was scored
+
+    relaunch = _launch(["study=cut", *args], tmp_path)
+    assert relaunch.wait(timeout=600) == 0, relaunch.stderr.read()[-3000:]
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("lr", "lr_on_edge", "target_ppl", "val_target_ppl", "retention_ppl",
+                *(f"val_target_ppl_lr_{lr:g}" for lr in grid)):
+        assert resumed[key] == reference[key], key
+    # The relaunch's log (a fresh one per attempt) holds the rates it trained, no others.
+    log = pd.read_csv(run_dir / "logs" / "metrics.csv")
+    trained = {float(c.split("/")[0].removeprefix("lr_")) for c in log if c.endswith("/loss")}
+    assert reference["lr"] == 1e-1
+    assert trained == {1.0, 1e-1}  # the rate never scored; the chosen one, for its test
     assert not (run_dir / "resume").exists()
 
 

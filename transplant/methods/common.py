@@ -7,13 +7,14 @@ files import this module to define their schema and checks, which must answer at
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from transplant.atomic import write_json
+from transplant.atomic import read_json, write_json
 from transplant.config import ModelConfig, Objective, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
 from transplant.runs import RunContext
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from transplant.data.tokens import TokenStream
     from transplant.training.data_module import TrainData
     from transplant.training.fit import TrainStats
+
+
+log = logging.getLogger("transplant")
 
 
 def load(cfg: DictConfig, ctx: RunContext, name: str | None = None
@@ -143,24 +147,46 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
     split only, and the best kept (`choose`): the caller then reads the test splits once, at
     the chosen rate. Returns the model, its companion and (with a grid) `lr`, its validation
     metrics, the curve (`val_target_ppl_lr_<lr>`) and `lr_on_edge`. Memory: the best model
-    so far and the one being made."""
+    so far and the one being made.
+
+    Each rate's validation score is kept in the run's resume/ as soon as it is known: a
+    relaunch after the run was killed (even SIGKILL, which leaves no checkpoint) makes only
+    the rates it lacks, and the chosen one again if an earlier attempt scored it (seeded: the
+    same model)."""
     lrs = cfg.method.optim.lrs
     if lrs is None:
         return (*make(cfg), {})
     metric, higher = validation_metric(cfg)
-    kept: dict[str, Any] = {}  # the best rate so far: its model, companion and metric
+    kept: dict[str, Any] = {}  # the best rate made in this attempt: its model, companion, lr
+    scores = ctx.resume_dir(LR_SCORES)
+
+    def at(lr: float) -> DictConfig:
+        out = copy.deepcopy(cfg)
+        out.method.optim.lr = lr
+        return out
 
     def score(lr: float) -> dict[str, Any]:
-        at = copy.deepcopy(cfg)
-        at.method.optim.lr = lr
-        model, extra = make(at)
+        path = scores / f"{lr:g}.json"
+        if path.exists():
+            val = read_json(path)
+            log.info("lr %g: scored by an earlier attempt (%s %.6g), not trained again", lr,
+                     metric, val[metric])
+            return val
+        model, extra = make(at(lr))
         val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
+        write_json(path, val)
         if improves(val[metric], kept.get("metric"), higher):
-            kept.update(model=model, extra=extra, metric=val[metric])
+            kept.update(model=model, extra=extra, metric=val[metric], lr=lr)
         return val
 
     lr, chosen = choose(list(lrs), score, cfg, "lr")
+    if kept.get("lr") != lr:  # the earlier attempt's winner: made again for the test splits
+        kept.clear()
+        kept["model"], kept["extra"] = make(at(lr))
     return kept["model"], kept["extra"], {"lr": lr, **chosen}
+
+
+LR_SCORES = "lr-scores"  # resume/ of a rate-grid run: each rate's validation metrics
 
 
 def train_at_chosen_lr(prepare: Callable[[nn.Module], nn.Module], model: nn.Module,
@@ -170,8 +196,8 @@ def train_at_chosen_lr(prepare: Callable[[nn.Module], nn.Module], model: nn.Modu
     chosen, grown, ...) trained at the rate `at_chosen_lr` chooses; returns it with its
     training stats and the choice. The first rate starts from `model`, each later one from a
     fresh load. A grid's rates train as phases of their own (`train-lr<lr>`): a preempted run
-    resumes inside the rate it was training, and rates an earlier attempt finished train
-    again (seeded: the same)."""
+    resumes inside the rate it was training; rates an earlier attempt scored are not trained
+    again (the chosen one excepted: seeded, the same)."""
     unused = [model]
 
     def make(at: DictConfig) -> tuple[nn.Module, TrainStats]:
