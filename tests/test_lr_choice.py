@@ -95,3 +95,32 @@ def test_choose_takes_the_best_validation_score_ties_to_the_smaller(objective, s
     assert chosen[metric] == scores[best]
     assert {k: v for k, v in chosen.items() if k.startswith(f"{metric}_x_")} == {
         f"{metric}_x_{v:g}": s for v, s in scores.items()}
+
+
+@pytest.mark.parametrize("scores,extend,tried,best,edge", [
+    # the top wins: the grid goes on at its last ratio until a value loses, then stops
+    ({1.0: 9.0, 2.0: 7.0, 4.0: 6.0, 8.0: 5.0, 16.0: 5.5}, 3, [1, 2, 4, 8, 16], 8.0, 0),
+    # still winning when the extensions run out: flagged
+    ({1.0: 9.0, 2.0: 7.0, 4.0: 6.0, 8.0: 5.0, 16.0: 4.0}, 2, [1, 2, 4, 8, 16], 16.0, 1),
+    # the top does not win: nothing is added
+    ({1.0: 9.0, 2.0: 7.0, 4.0: 8.0}, 3, [1, 2, 4], 2.0, 0),
+    # the bottom wins: nothing is added below it (alpha 0 is the target itself)
+    ({1.0: 6.0, 2.0: 7.0, 4.0: 8.0}, 3, [1, 2, 4], 1.0, 1),
+])
+def test_choose_extends_the_grid_past_its_top_while_the_top_wins(scores, extend, tried, best,
+                                                                 edge):
+    from omegaconf import OmegaConf
+
+    from transplant.methods.common import choose
+
+    seen = []
+
+    def score(value):
+        seen.append(value)
+        return {"val_target_ppl": scores[value]}
+
+    cfg = OmegaConf.create({"data": {"objective": "lm"}})
+    value, chosen = choose([1.0, 2.0, 4.0], score, cfg, "alpha", extend=extend)
+    assert seen == tried and value == best and chosen["alpha_on_edge"] == edge
+    assert sorted(k for k in chosen if k.startswith("val_target_ppl_alpha_")) == sorted(
+        f"val_target_ppl_alpha_{v:g}" for v in tried)

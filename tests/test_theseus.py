@@ -106,6 +106,9 @@ def test_theseus_refuses_a_source_of_another_tokenizer_or_too_little_calibration
     with pytest.raises(ConfigError, match="eval.validation=False is invalid: expected true: "
                                           "method.alphas chooses alpha on the validation"):
         run([*THESEUS, "eval.validation=false", "method.alphas=[0.5,1]"])
+    with pytest.raises(ConfigError, match=r"method.alphas_extend=-1 is invalid: expected an "
+                                          r"integer >= 0"):
+        run([*THESEUS, "method.alphas_extend=-1"])
 
 
 def test_a_missing_source_model_is_a_config_error_naming_it(run):

@@ -121,20 +121,32 @@ def improves(new: float, old: float | None, higher: bool) -> bool:
 
 
 def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
-           name: str) -> tuple[float, dict[str, Any]]:
+           name: str, extend: int = 0) -> tuple[float, dict[str, Any]]:
     """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
-    ascending order (a tie goes to the smaller value). Returns it with its metrics, the curve
-    (`<metric>_<name>_<value>`) and `<name>_on_edge` (1: an end of the grid won, the best may
-    lie beyond it)."""
+    ascending order (a tie goes to the smaller value). With `extend`, while the grid's largest
+    value is the best, up to `extend` more are tried, each the last times the grid's last
+    ratio (4, 8 -> 16 -> 32), so that a choice at the top is not an artefact of where the grid
+    stopped. Returns the value with its metrics, the curve (`<metric>_<name>_<value>`) and
+    `<name>_on_edge` (1: an end of the grid, extended or not, won: the best may lie beyond
+    it)."""
     metric, higher = validation_metric(cfg)
     grid = sorted(grid)
     curve: dict[str, Any] = {}
     best: tuple[float, dict[str, Any]] | None = None
-    for value in grid:
+
+    def attempt(value: float) -> None:
+        nonlocal best
         val = score(value)
         curve[f"{metric}_{name}_{value:g}"] = val[metric]
         if improves(val[metric], best and best[1][metric], higher):
             best = (value, val)
+
+    for value in grid:
+        attempt(value)
+    while extend > 0 and len(grid) > 1 and grid[-2] > 0 and best[0] == grid[-1]:
+        grid.append(grid[-1] * grid[-1] / grid[-2])
+        attempt(grid[-1])
+        extend -= 1
     assert best is not None
     return best[0], {**best[1], **curve, f"{name}_on_edge": int(best[0] in (grid[0], grid[-1]))}
 

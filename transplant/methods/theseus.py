@@ -10,7 +10,8 @@ al. 2026, arXiv 2602.12952); the transport itself is `surgery/transport.py`.
    random direction per tensor with the transported tensor's norm (`arm=random`).
 4. theta_B + alpha tau_B is evaluated like every method (target, retention, validation).
    With `method.alphas` (a grid), the run chooses alpha itself: theta_B + a tau_B for every a,
-   scored on the validation split only, then the test splits read once, at the chosen a.
+   scored on the validation split only, then the test splits read once, at the chosen a;
+   `method.alphas_extend` goes on past the grid's top while the top wins.
 Baselines of a study: `method=zero_shot` on the target and `method=full_ft` on it with the same
 data and budget (the upper bound); `transplant-report --gap` gives the recovery between them.
 """
@@ -56,6 +57,8 @@ class TheseusConfig(MethodConfig):
     arm: TheseusArm = TheseusArm.transport
     alpha: float = 1.0
     alphas: list[float] | None = None  # a grid: alpha chosen on validation (replaces alpha)
+    # While the grid's largest alpha wins, up to this many more (at the grid's last ratio).
+    alphas_extend: int = 0
     center: bool = False
     whiten_power: float = 0.0  # p in [0, 0.5]
     calibration_blocks: int = 64
@@ -71,6 +74,8 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
               "method.alphas", list(settings.alphas), "a non-empty list of numbers >= 0")
         check(cfg.eval.validation, "eval.validation", cfg.eval.validation,
               "true: method.alphas chooses alpha on the validation split")
+    check(settings.alphas_extend >= 0, "method.alphas_extend", settings.alphas_extend,
+          "an integer >= 0")
     check(0 <= settings.whiten_power <= 0.5, "method.whiten_power", settings.whiten_power,
           "a number in [0, 0.5]")
     check(settings.calibration_blocks > 0, "method.calibration_blocks",
@@ -241,7 +246,8 @@ def choose_alpha(target, tokenizer, tau_b: dict, cfg: DictConfig, ctx: RunContex
                 params[k].copy_(v)
         return val
 
-    return choose(list(cfg.method.alphas), score, cfg, "alpha")
+    return choose(list(cfg.method.alphas), score, cfg, "alpha",
+                  extend=cfg.method.alphas_extend)
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
