@@ -6,7 +6,8 @@
 #   bash experiments/archived.sh outputs/graft_strength experiments/graft/runs \
 #       bash experiments/sweep.sh experiments/graft/grid
 #
-# ARCHIVE_DOCS=0 leaves the per-document scores out (a large study without paired tables).
+# ARCHIVE_DOCS=0 leaves the per-document scores out (a large study: its paired tables then
+# pair by seed alone).
 set -euo pipefail
 study=$1 archive=$2; shift 2
 A=${TRANSPLANT_ARCHIVE:-transplant-archive}

@@ -266,3 +266,37 @@ def test_a_choice_at_an_end_of_the_grid_is_flagged_in_numeric_order():
     assert chosen.loc["b", "alpha"] == "5" and chosen.loc["b", "edge"] == "no"
     assert chosen.loc["a", "grid"] == "2,5,10"
     assert "1 of 2 arms chose an end of their grid" in selection.rule()
+
+
+def test_records_without_per_document_scores_are_paired_by_seed(tmp_path):
+    # An archive saved --no-docs keeps metrics only: the arm is still compared with the
+    # reference run of its own seed, the interval over seeds (a t-interval on the differences).
+    from scipy import stats as sps
+
+    from transplant.results.report import paired_table
+
+    nll = {"transport": [8.9, 9.1, 9.0], "naive": [9.3, 9.2, 9.6]}
+    rows = [{"run": f"{arm}-{s}", "arm": arm, "pair": "a", "seed": s,
+             "target_nll": nll[arm][s], "retention_nll": 6.0 + 0.1 * s}
+            for arm in nll for s in range(3)]
+    rows.append({"run": "orphan-0", "arm": "transport", "pair": "b", "seed": 0,
+                 "target_nll": 9.0, "retention_nll": 6.0})  # no naive run of pair b
+    table = paired_table(tmp_path, pd.DataFrame(rows), ["arm", "pair"],
+                         "arm=naive")
+    assert list(table["pair"]) == ["a"]  # the orphan has nothing to be paired with
+    d = np.subtract(nll["transport"], nll["naive"])
+    low, high = sps.t.interval(0.95, 2, loc=d.mean(), scale=d.std(ddof=1) / np.sqrt(3))
+    assert table.loc[0, "target ppl ratio"] == (
+        f"{math.exp(d.mean()):.4f} [{math.exp(low):.4f}, {math.exp(high):.4f}]")
+    assert table.loc[0, "target seeds x docs"] == "3 x (by seed)"
+    assert table.loc[0, "retention ppl ratio"] == "1.0000 [1.0000, 1.0000]"  # same per seed
+
+
+def test_accuracy_without_per_example_scores_is_a_difference_paired_by_seed(tmp_path):
+    from transplant.results.report import paired_table
+
+    rows = [{"run": f"{arm}-{s}", "arm": arm, "seed": s, "target_acc": acc[s]}
+            for arm, acc in (("graft", [0.6, 0.7]), ("none", [0.5, 0.5])) for s in range(2)]
+    table = paired_table(tmp_path, pd.DataFrame(rows), ["arm"], "arm=none")
+    assert table.loc[0, "target acc difference"].startswith("+0.1500 [")
+    assert "retention acc difference" not in table  # the records hold no retention score

@@ -5,8 +5,8 @@ purged, a session ends. The run contract resumes a sweep from `outputs/<study>/`
 travel is each finished run's record: config.yaml, status.json, metrics.json and (gzipped)
 per-document scores in docs/. Checkpoints, caches and logs stay behind; the caches are rebuilt
 on demand from the same seeds. Per-document scores are most of a record (~60 kB gzipped for
-3,000 tweets against ~3 kB for the rest): `--no-docs` leaves them out for a large study whose
-report needs no paired table (restored runs then have none; `--reference` skips them).
+3,000 tweets against ~3 kB for the rest): `--no-docs` leaves them out for a large study
+(restored runs then have none, and `--reference` pairs them by seed alone, from the metrics).
 
     transplant-archive save outputs/theseus_widths experiments/theseus/runs --no-docs
     transplant-archive restore experiments/theseus/runs outputs/theseus_widths

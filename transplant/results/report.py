@@ -36,6 +36,7 @@ from transplant.results.stats import (
     load_docs,
     paired_accuracy_difference,
     paired_log_ppl_difference,
+    paired_seed_difference,
     rank_p_value,
     select,
     summarize,
@@ -189,23 +190,41 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
             continue
         row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
         pairs = _pairs(group, _sharing(ref, row, shared))
-        for role in ("target", "retention"):
-            a = [load_docs(study_dir, x, role) for x, _ in pairs]
-            b = [load_docs(study_dir, y, role) for _, y in pairs]
-            if not pairs or any(d is None for d in a + b):
-                continue
-            if "predicted" in a[0]:
-                d = paired_accuracy_difference(a, b)
-                row[f"{role} acc difference"] = (f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, "
-                                                 f"{d['ci_high']:+.4f}]")
-            else:
-                d = paired_log_ppl_difference(a, b)
-                row[f"{role} ppl ratio"] = (f"{math.exp(d['diff']):.4f} "
-                                            f"[{math.exp(d['ci_low']):.4f}, "
-                                            f"{math.exp(d['ci_high']):.4f}]")
-            row[f"{role} seeds x docs"] = f"{d['seeds']} x {d['docs']}"
-        rows.append(row)
-    return pd.DataFrame(rows)
+        cells = {k: v for role in ("target", "retention") if pairs
+                 for k, v in _paired_cells(study_dir, df.set_index("run"), pairs, role).items()}
+        if cells:  # an arm with no reference run of its own factors is not compared
+            rows.append({**row, **cells})
+    return pd.DataFrame(rows).fillna("")  # a factor an arm does not have: blank, as above
+
+
+def _paired_cells(study_dir: Path, runs: pd.DataFrame, pairs: list[tuple[str, str]],
+                  role: str) -> dict[str, str]:
+    """One role's paired difference: by seed and document where every run of `pairs` kept
+    its per-document scores, else by seed alone from the records' metrics (accuracy where
+    the runs have it, else mean NLL: log perplexity)."""
+    a = [load_docs(study_dir, x, role) for x, _ in pairs]
+    b = [load_docs(study_dir, y, role) for _, y in pairs]
+    if all(d is not None for d in a + b):
+        accuracy = "predicted" in a[0]
+        d = (paired_accuracy_difference if accuracy else paired_log_ppl_difference)(a, b)
+        paired = f"{d['seeds']} x {d['docs']}"
+    else:
+        names = [x for pair in pairs for x in pair]
+        values = {m: runs.loc[names, m] for m in (f"{role}_acc", f"{role}_nll") if m in runs}
+        usable = [m for m, v in values.items() if v.notna().all()]
+        if not usable:
+            return {}
+        metric = usable[0]
+        accuracy = metric.endswith("_acc")
+        d = paired_seed_difference([runs.at[x, metric] for x, _ in pairs],
+                                   [runs.at[y, metric] for _, y in pairs])
+        paired = f"{d['seeds']} x (by seed)"
+    if accuracy:
+        cell = f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        return {f"{role} acc difference": cell, f"{role} seeds x docs": paired}
+    cell = (f"{math.exp(d['diff']):.4f} [{math.exp(d['ci_low']):.4f}, "
+            f"{math.exp(d['ci_high']):.4f}]")
+    return {f"{role} ppl ratio": cell, f"{role} seeds x docs": paired}
 
 
 def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
@@ -268,7 +287,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                     f"Relative to {reference}", paired,
                     text="Perplexity ratio to (or accuracy minus) the reference arm, paired "
                          "by seed and document; 95% bootstrap interval over documents and "
-                         "seeds."))
+                         "seeds. Where the records keep no per-document scores (`x (by "
+                         "seed)`), paired by seed alone: 95% t-interval over seeds."))
         if control:
             controlled = control_table(chosen, arms, control)
             if not controlled.empty:

@@ -204,6 +204,18 @@ def paired_accuracy_difference(a: list[dict], b: list[dict], resamples: int = 20
     return _bootstrap(diff, len(a), ca.shape[1], resamples, seed)
 
 
+def paired_seed_difference(a: list[float], b: list[float]) -> dict[str, float]:
+    """Arm a minus arm b, paired by seed only (a[i] with b[i]: one number per run, e.g. mean
+    NLL or accuracy): the mean difference and its t-interval over seeds. For records that keep
+    no per-document scores; documents cannot be resampled then, so the interval is over seeds
+    alone (and NaN with one)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired runs must come in equal, non-zero numbers")
+    d = mean_interval(pd.Series(np.subtract(a, b)))
+    return {"diff": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+            "seeds": d["n"]}
+
+
 def rank_p_value(observed: float, controls: list[float], higher_is_better: bool = True) -> float:
     """One-sided permutation-style p-value of `observed` against random-control draws:
     (1 + controls at least as good) / (1 + draws). With 19 draws the smallest is 0.05."""
