@@ -3,7 +3,8 @@
 # at the alpha each run chose on validation (alpha: their mean; alpha_on_edge: the share of
 # runs whose choice was an end of the grid), with gap recovery between the target width's
 # zero-shot (0) and fully fine-tuned (1) runs; then the same gap against the target fine-tuned
-# on the projections only, the tensors transport carries (_report_projections/).
+# on the projections only, the tensors transport carries (_report_projections/); then every arm
+# against the naive and random controls, paired (_report_vs_naive/, _report_vs_random/).
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
 study=${1:-outputs/theseus_widths}
@@ -11,3 +12,8 @@ common=(--grid "$(dirname "$0")/grid")
 $R "$study" "${common[@]}" --gap method=zero_shot method=full_ft --html
 $R "$study" "${common[@]}" --gap method=zero_shot method=projections_ft \
     --out "$study/_report_projections"
+# Each carried arm against the naive and the random control of its own pair, objective and
+# seed (paired by seed: the archive keeps no per-document scores).
+for control in naive random; do
+  $R "$study" "${common[@]}" --reference method.arm=$control --out "$study/_report_vs_$control"
+done
