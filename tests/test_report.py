@@ -100,6 +100,23 @@ def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
     assert ax.get_ylabel() == "target test accuracy"
 
 
+def test_grouped_bars_keep_runs_that_lack_a_factor():
+    # Theseus: carried arms have a width pair and no model.name, baselines the reverse; every
+    # run must still be a bar, and a group's label must not read "nan".
+    from transplant.results.plots import UNSET, grouped_bars
+
+    rows = [{"arm": "transport", "widths": "w128_w192", "model.name": None, "seed": s,
+             "target_ppl": 9000.0 + s} for s in range(3)]
+    rows += [{"arm": None, "widths": None, "model.name": m, "seed": 0, "target_ppl": p}
+             for m, p in (("w128", 11000.0), ("w192", 12000.0))]
+    fig = grouped_bars(pd.DataFrame(rows), "target_ppl", ["arm", "widths"], "model.name")
+    ax = fig.axes[0]
+    assert sorted(p.get_height() for p in ax.patches if p.get_height() == p.get_height()) == [
+        9001.0, 11000.0, 12000.0]  # (NaN heights: a name absent from a group)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [UNSET, "transport, w128_w192"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [UNSET, "w128", "w192"]
+
+
 def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
     from transplant.results.report import control_table
     from transplant.results.stats import rank_p_value

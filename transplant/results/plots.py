@@ -65,9 +65,17 @@ def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
             and df[a].nunique(dropna=True) >= 2]
 
 
+UNSET = "(none)"  # the bar of runs that do not have the bars' factor
+
+
 def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) -> Figure:
     """Mean of `metric` over seeds per (group, bar), with 95% t-interval error bars; the mean
-    majority-class accuracy as a dashed line where all runs share it (one test split)."""
+    majority-class accuracy as a dashed line where all runs share it (one test split). Runs
+    without a factor (a baseline has no width pair, a carried arm no model.name) keep their
+    bar, named UNSET, and their group's label leaves the factor out."""
+    df = df.copy()
+    for c in [*groups, bars]:
+        df[c] = df[c].astype(object).where(df[c].notna(), UNSET)
     summary = summarize(df, [metric], [*groups, bars])
     names = sorted(summary[bars].dropna().unique())
     keys = summary[groups].drop_duplicates().sort_values(groups) if groups else None
@@ -93,8 +101,8 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
         ax.axhline(df[majority].iloc[0], ls="--", color="grey", lw=1, label="majority class")
     if keys is not None:
         ax.set_xticks(range(n_groups))
-        ax.set_xticklabels([", ".join(str(v) for v in row) for row in keys.values],
-                           rotation=30, ha="right", fontsize=8)
+        ax.set_xticklabels([", ".join(str(v) for v in row if v != UNSET) or UNSET
+                            for row in keys.values], rotation=30, ha="right", fontsize=8)
         ax.set_xlabel(", ".join(label(g) for g in groups))
         ax.legend(title=label(bars), fontsize=8)
     else:  # one group: each bar is named on the axis
