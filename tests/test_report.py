@@ -139,3 +139,21 @@ def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
     assert row["target_ppl p"] == "0.400"  # (1 + 1) / (1 + 4)
     assert row["sentiment_acc p"] == "0.200"  # no draw as accurate: 1 / 5
     assert row["target_ppl control"] == "101.8 [99, 104]"
+
+
+def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
+    from transplant.results.plots import frontier
+
+    def plot(spread: float):
+        rows = [{"arm": f"a{i:02d}", "seed": s, "target_ppl": 100.0 * spread ** (i / 11) + s,
+                 "retention_ppl": 50.0 + i} for i in range(12) for s in range(2)]
+        return frontier(pd.DataFrame(rows), ["arm"]).axes[0]
+
+    ax = plot(spread=100.0)
+    points = [(c.lines[0].get_xdata()[0], c.lines[0].get_color(), c.lines[0].get_marker())
+              for c in ax.containers]
+    assert [round(x, 6) for x, _, _ in points] == [round(100.0 * 100.0 ** (i / 11) + 0.5, 6)
+                                                   for i in range(12)]  # the seed means
+    assert len({(color, marker) for _, color, marker in points}) == 12
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"  # 100x vs 1.2x
+    assert plot(spread=2.0).get_xscale() == "linear"

@@ -146,17 +146,40 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
 def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
     """Target against retention test perplexity: learning (left) and forgetting (down)."""
     summary = summarize(df, ["target_ppl", "retention_ppl"], arms)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for _, row in summary.iterrows():
+    many = len(summary) > 6  # the legend goes beside the axes, where it hides no point
+    fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
+    for i, (_, row) in enumerate(summary.iterrows()):
+        # Past the colour cycle's 10, another marker: no two arms look alike.
         ax.errorbar(row["target_ppl_mean"], row["retention_ppl_mean"],
                     xerr=_half(row, "target_ppl"), yerr=_half(row, "retention_ppl"),
-                    fmt="o", capsize=3, label=_arm_name(row, arms))
+                    fmt=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", capsize=3,
+                    label=_arm_name(row, arms))
+    for axis, metric in ((ax.xaxis, "target_ppl"), (ax.yaxis, "retention_ppl")):
+        values = summary[f"{metric}_mean"].dropna()
+        if len(values) and values.min() > 0 and values.max() / values.min() > 4:
+            _log_scale(ax, axis)  # perplexities spread over orders: ratios read evenly
     ax.set_xlabel(f"{label('target_ppl')} (lower: learned more)")
     ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
     ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
-    ax.legend(fontsize=7)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+MARKERS = ("o", "s", "^", "D", "v")
+
+
+def _log_scale(ax, axis) -> None:
+    """A log axis ticked at 1, 2, 5 x 10^k in plain numbers (1,000 rather than 10^3)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _half(row: pd.Series, metric: str) -> float | None:
