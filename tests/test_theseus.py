@@ -2,9 +2,11 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from tests.conftest import FAST
+from transplant.results import plots
 
 THESEUS = [*FAST, "method=theseus", "method.source=tiny_llama", "method.calibration_blocks=16",
            "eval.retention=null"]
@@ -17,7 +19,7 @@ ZOO_W32 = ["method=pretrain", "method.recipe.name=w32", "method.recipe.tokenizer
 def test_theseus_between_identical_models_adds_the_source_task_vector(run, tmp_path):
     # Source = target: transport maps every space to itself, so it adds what the naive arm
     # adds (tau on the decoder layers' projections); alpha = 0 is the zero-shot model.
-    carried, _ = run([*THESEUS, "method.arm=transport"])
+    carried, carried_dir = run([*THESEUS, "method.arm=transport"])
     naive, _ = run([*THESEUS, "method.arm=naive"])
     zero, _ = run([*THESEUS, "method.alpha=0"])
     plain, _ = run(["method=zero_shot", "eval.retention=null"])
@@ -30,6 +32,12 @@ def test_theseus_between_identical_models_adds_the_source_task_vector(run, tmp_p
     cache = tmp_path / "out" / "cache"
     assert len([p for p in (cache / "task_vectors").iterdir() if p.is_dir()]) == 1
     assert len([p for p in (cache / "task_vectors_carried").iterdir() if p.is_dir()]) == 2
+    # The source's fine-tune (a cached product) logs apart: this run itself trained nothing,
+    # so the report's loss figure, which draws train/loss, has no curve for it.
+    log = pd.read_csv(carried_dir / "logs" / "metrics.csv")
+    assert "source/train/loss" in log and "train/loss" not in log
+    assert plots.loss_curves(carried_dir.parent, pd.DataFrame(
+        [{"run": carried_dir.name, "seed": 0}]), []) is None
 
 
 def test_calibration_moments_are_cached_apart_from_the_settings_that_read_them(run, tmp_path):

@@ -83,11 +83,14 @@ def optim_key(cfg: DictConfig) -> dict[str, Any]:
 
 def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
           ctx: RunContext, *, domain: str | None = None, data: TrainData | None = None,
-          seed: int | None = None, phase: str = "train") -> TrainStats:
+          seed: int | None = None, phase: str = "train", product: str | None = None
+          ) -> TrainStats:
     """Train `model` (its trainable weights already chosen) on one token budget of the target
     domain's (or `domain`'s) train split, on its labelled examples with data.objective=task,
     or on `data` (a stream, or labelled examples); preemptible, resuming from
-    `ctx.resume_dir(phase)`."""
+    `ctx.resume_dir(phase)`. `product` names a cached intermediate being built (a donor, a
+    source model): its curves log as `<product>/train/loss`, apart from the run's own
+    training (`train/loss`), which is what the report's loss figure draws."""
     from transplant.training.fit import fit
 
     trainer: TrainerConfig = as_object(cfg.trainer)
@@ -102,6 +105,8 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
         data = split_stream(cfg, ctx, tokenizer, domain, "train", token_budget(cfg))
     # One of a grid's rates (train_at_chosen_lr): its curves log apart from the others'.
     prefix = f"lr_{optim.lr:g}/" if optim.lrs is not None else ""
+    if product is not None:
+        prefix = f"{product}/{prefix}"
     return fit(model, data, cfg.data.block_size, trainer, optim,
                cfg.seed if seed is None else seed, logger=ctx.logger or False,
                resume_dir=ctx.resume_dir(phase), log_prefix=prefix)

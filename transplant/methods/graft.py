@@ -82,7 +82,7 @@ def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
         model, tokenizer = load(cfg, ctx)
         apply_policy(model, TrainableConfig())
         train(model, tokenizer, cfg, ctx, domain=settings.donor_domain,
-              seed=settings.donor_seed, phase=f"finetuned-{key_hash(key)}")
+              seed=settings.donor_seed, phase=f"finetuned-{key_hash(key)}", product="donor")
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 

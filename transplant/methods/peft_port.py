@@ -161,7 +161,8 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
         model = fresh_module(host, tokenizer, cfg, origin.data)
         task = TASKS[origin.data]
         data = examples(task, task_docs(task, "train", cfg), tokenizer)
-        stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}")
+        stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}",
+                      product="origin")
         spec = ModelConfig(host_name, dtype=cfg.model.dtype, seed=cfg.model.seed)
         save_adapter(model, out / MODULE_DIR, model_source(spec, ctx.cache))
         write_json(out / "origin.json", {f"origin_{k}": v for k, v in stats.as_metrics().items()})

@@ -114,7 +114,7 @@ def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
 
         pretrained, tokenizer = load(cfg, ctx, cfg.method.source)
         tuned = copy.deepcopy(pretrained).requires_grad_(True)  # full fine-tuning
-        train(tuned, tokenizer, cfg, ctx, phase=f"source-{key_hash(key)}")
+        train(tuned, tokenizer, cfg, ctx, phase=f"source-{key_hash(key)}", product="source")
         tau = task_vector(tuned, pretrained)
         save_file({k: v.contiguous() for k, v in tau.items()}, out / TAU_FILE)
 
