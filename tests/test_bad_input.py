@@ -16,13 +16,15 @@ def _validate(*overrides):
 
 
 def test_one_text_file_has_empty_splits_and_chunking_is_offered(tmp_path):
-    (tmp_path / "book.txt").write_text("".join(f"Paragraph {i} of prose.\n\n"
-                                               for i in range(400)))
+    # the id 'books/book.txt' hashes into train (bucket 179 of 1000), wherever tmp_path is
+    (tmp_path / "books").mkdir()
+    book = tmp_path / "books" / "book.txt"
+    book.write_text("".join(f"Paragraph {i} of prose.\n\n" for i in range(400)))
     with pytest.raises(ConfigError, match=r"data.paths=.* is invalid: expected files whose "
                                           r"test split is not empty.*data.chunk_chars=2000"):
-        _validate("data=text_files", f"data.paths=[{tmp_path}/book.txt]", "method=lora")
-    _validate("data=text_files", f"data.paths=[{tmp_path}/book.txt]", "method=lora",
-              "data.chunk_chars=100")  # ~10k characters in ~100 chunks: every split has some
+        _validate("data=text_files", f"data.paths=[{book}]", "method=lora")
+    _validate("data=text_files", f"data.paths=[{book}]", "method=lora",
+              "data.chunk_chars=100")  # 100 chunks: 5 fall in validation, 6 in test
 
 
 @pytest.mark.parametrize("paths,message", [

@@ -77,7 +77,34 @@ def test_text_files_and_jsonl(tmp_path):
     (tmp_path / "b.jsonl").write_text(json.dumps({"text": "one"}) + "\n" +
                                       json.dumps({"text": "two"}) + "\n")
     docs = load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "*"),)))
-    assert [d.text for d in docs] == ["first file", "one", "two"]
+    here = tmp_path.name
+    assert [(d.id, d.text) for d in docs] == [
+        (f"{here}/a.txt", "first file"), (f"{here}/b.jsonl:1", "one"), (f"{here}/b.jsonl:2", "two")]
+
+
+def test_a_corpus_moved_elsewhere_keeps_its_ids_and_so_its_split(tmp_path, monkeypatch):
+    for home in ("scratch", "cluster/project"):
+        (tmp_path / home / "books" / "vol1").mkdir(parents=True)
+        for name in ("vol1/a.txt", "b.txt"):
+            (tmp_path / home / "books" / name).write_text(f"text of {name}")
+    ids = {home: [d.id for d in load_corpus(CorpusSpec(
+        "text_files", paths=(str(tmp_path / home / "books" / "**" / "*.txt"),)))]
+        for home in ("scratch", "cluster/project")}
+    monkeypatch.chdir(tmp_path / "scratch")  # a relative pattern names the same files alike
+    ids["relative"] = [d.id for d in load_corpus(CorpusSpec(
+        "text_files", paths=("books/**/*.txt", "books/b.txt")))]
+    assert ids == {k: ["books/b.txt", "books/vol1/a.txt"] for k in ids}
+
+
+def test_two_files_with_one_id_are_refused(tmp_path):
+    for d in ("x", "y"):
+        (tmp_path / d / "books").mkdir(parents=True)
+        (tmp_path / d / "books" / "a.txt").write_text(f"{d}'s a")
+    with pytest.raises(CorpusUnavailableError,
+                       match=r"x/books/a.txt and .*y/books/a.txt would both have the document "
+                             r"id 'books/a.txt'"):
+        load_corpus(CorpusSpec("text_files", paths=(str(tmp_path / "x/books/*.txt"),
+                                                    str(tmp_path / "y/books/*.txt"))))
 
 
 def test_text_files_matching_nothing_names_the_paths(tmp_path):

@@ -165,10 +165,14 @@ class CorpusFileError(CorpusUnavailableError):
 
 def text_files(spec: CorpusSpec) -> list[Document]:
     """The user's own UTF-8 text files (paths or globs, `**` recursive); a .jsonl file gives
-    one document per line (its `data.text_field`). Every pattern must match a file."""
+    one document per line (its `data.text_field`). Every pattern must match a file.
+
+    A file's id is its path from the parent of the pattern's fixed directory ('/data/books'
+    in '/data/books/**/*.txt', so 'books/a/b.txt'), never its absolute path: the split hashes
+    the id, and a corpus copied to another disk or cluster must keep its test set."""
     if not spec.paths:
         raise CorpusUnavailableError("corpus 'text_files' needs data.paths: a list of files/globs")
-    files = set()
+    ids: dict[Path, str] = {}  # resolved file -> id, from the first pattern that matched it
     for pattern in spec.paths:
         if Path(pattern).is_dir():
             raise CorpusUnavailableError(
@@ -177,15 +181,33 @@ def text_files(spec: CorpusSpec) -> list[Document]:
         matched = [Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file()]
         if not matched:
             raise CorpusUnavailableError(f"data.paths entry {pattern!r} matches no file")
-        files.update(matched)
+        root = _fixed_dir(pattern).resolve().parent
+        for f in matched:
+            ids.setdefault(f.resolve(), f.resolve().relative_to(root).as_posix())
+    by_id: dict[str, Path] = {}
+    for f, doc_id in ids.items():
+        if doc_id in by_id:
+            raise CorpusUnavailableError(
+                f"data.paths: {by_id[doc_id]} and {f} would both have the document id "
+                f"{doc_id!r} (a file's path from its pattern's directory); give them by one "
+                "glob over a directory that holds both, or rename one")
+        by_id[doc_id] = f
     docs = []
-    for p in sorted(files):
+    for doc_id, p in sorted(by_id.items()):
         text = _read_text(p)
         if p.suffix == ".jsonl":
-            docs += _jsonl_documents(p, text, spec.text_field)
+            docs += _jsonl_documents(p, doc_id, text, spec.text_field)
         else:
-            docs.append(Document(str(p), text))
+            docs.append(Document(doc_id, text))
     return docs
+
+
+def _fixed_dir(pattern: str) -> Path:
+    """The directory a glob pattern starts from: its leading components without wildcards
+    (a plain file's own directory)."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts) - 1)
+    return Path(*parts[:fixed]) if fixed else Path(".")
 
 
 def _read_text(path: Path) -> str:
@@ -202,7 +224,7 @@ def _read_text(path: Path) -> str:
                               f"-t utf-8`") from None
 
 
-def _jsonl_documents(path: Path, text: str, field: str) -> list[Document]:
+def _jsonl_documents(path: Path, doc_id: str, text: str, field: str) -> list[Document]:
     import json
 
     docs = []
@@ -220,7 +242,7 @@ def _jsonl_documents(path: Path, text: str, field: str) -> list[Document]:
         if not isinstance(row[field], str):
             raise CorpusFileError(f"{path}:{number}: field {field!r} is "
                                   f"{type(row[field]).__name__}, expected a string")
-        docs.append(Document(f"{path}:{number}", row[field]))
+        docs.append(Document(f"{doc_id}:{number}", row[field]))
     return docs
 
 
