@@ -111,9 +111,13 @@ def test_grouped_bars_keep_runs_that_lack_a_factor():
              for m, p in (("w128", 11000.0), ("w192", 12000.0))]
     fig = grouped_bars(pd.DataFrame(rows), "target_ppl", ["arm", "widths"], "model.name")
     ax = fig.axes[0]
-    assert sorted(p.get_height() for p in ax.patches if p.get_height() == p.get_height()) == [
-        9001.0, 11000.0, 12000.0]  # (NaN heights: a name absent from a group)
+    bars = sorted((p.get_height(), p.get_x() + p.get_width() / 2) for p in ax.patches)
+    assert [h for h, _ in bars] == [9001.0, 11000.0, 12000.0]  # one bar per cell, no empties
     assert [t.get_text() for t in ax.get_xticklabels()] == [UNSET, "transport, w128_w192"]
+    # each group's bars sit around its own tick: the carried group's one bar on tick 1,
+    # the baselines' two either side of tick 0
+    centres = [round(x, 6) for _, x in bars]
+    assert centres[0] == 1.0 and centres[1] + centres[2] == 0 and centres[1] < 0
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [UNSET, "w128", "w192"]
 
 

@@ -82,19 +82,24 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
     width = 0.8 / max(1, len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(summary)), 4))
     n_groups = 1 if keys is None else len(keys)
+    cells = {}  # (group, bar name) -> its summary row, for the bars each group has
+    for i in range(n_groups):
+        group = summary if keys is None else summary.merge(keys.iloc[[i]], on=groups)
+        for _, row in group.iterrows():
+            cells[i, row[bars]] = row
     for j, name in enumerate(names):
-        rows = summary[summary[bars] == name]
-        heights, errors = [], [[], []]
+        x, heights, errors = [], [], [[], []]
         for i in range(n_groups):
-            match = rows if keys is None else rows.merge(keys.iloc[[i]], on=groups)
-            mean = match[f"{metric}_mean"].iloc[0] if len(match) else float("nan")
-            low = match[f"{metric}_ci_low"].iloc[0] if len(match) else float("nan")
-            high = match[f"{metric}_ci_high"].iloc[0] if len(match) else float("nan")
+            if (i, name) not in cells:
+                continue
+            present = [n for n in names if (i, n) in cells]  # centred on the group's tick
+            x.append(i + (present.index(name) - (len(present) - 1) / 2) * width)
+            row = cells[i, name]
+            mean, low, high = (row[f"{metric}_{k}"] for k in ("mean", "ci_low", "ci_high"))
             heights.append(mean)
             errors[0].append(0 if pd.isna(low) else mean - low)
             errors[1].append(0 if pd.isna(high) else high - mean)
-        x = [i + (j - (len(names) - 1) / 2) * width for i in range(n_groups)]
-        ax.bar(x, heights, width, yerr=errors, capsize=3,
+        ax.bar(x, heights, width, yerr=errors, capsize=3, color=f"C{j % 10}",
                label=str(name) if keys is not None else None)
     majority = metric.replace("_acc", "_majority_acc")
     if metric.endswith("_acc") and majority in df and df[majority].nunique() == 1:
