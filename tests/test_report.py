@@ -161,3 +161,38 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     assert len({(color, marker) for _, color, marker in points}) == 12
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"  # 100x vs 1.2x
     assert plot(spread=2.0).get_xscale() == "linear"
+
+
+def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, monkeypatch):
+    # Theseus-shaped: references per target width (model), carried arms per width pair.
+    from transplant.results import plots
+    from transplant.results.report import write_report
+
+    def record(identity, metrics):
+        d = tmp_path / "st" / ",".join(f"{k}={v}" for k, v in identity.items())
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+        (d / "metrics.json").write_text(json.dumps(metrics))
+
+    zero, tuned = {"w1": 1000.0, "w2": 400.0}, {"w1": 10.0, "w2": 4.0}
+    for seed in (0, 1):
+        for m in ("w1", "w2"):
+            for method, ppl in (("zero_shot", zero[m]), ("full_ft", tuned[m])):
+                record({"method": method, "model.name": m, "seed": str(seed)},
+                       {"method": method, "model": m, "target_ppl": ppl})
+        for arm, share in (("naive", 0.1), ("transport", 0.3)):
+            for pair, m in (("w2_w1", "w1"), ("w1_w2", "w2")):
+                ppl = zero[m] * (tuned[m] / zero[m]) ** (share + 0.1 * seed)  # known recovery
+                record({"method.arm": arm, "seed": str(seed), "widths": pair},
+                       {"method": "theseus", "model": m, "target_ppl": ppl})
+    drawn = {}
+    real_save = plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault(path.name, fig)
+                        and real_save(fig, path))
+    write_report(tmp_path / "st", gap=["method=zero_shot", "method=full_ft"], html=True)
+    assert (tmp_path / "st" / "_report" / "figures" / "gap_recovery_ppl_bars.png").exists()
+    ax = drawn["gap_recovery_ppl_bars"].axes[0]
+    # one bar per (arm, pair): the mean over seeds 0 and 1 of share + 0.1 seed
+    heights = sorted(round(p.get_height(), 9) for p in ax.patches)
+    assert heights == [0.15, 0.15, 0.35, 0.35]
+    assert ax.get_ylabel() == "gap recovery (log test perplexity)"

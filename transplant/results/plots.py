@@ -30,7 +30,9 @@ LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
           "method.optim.lr": "learning rate", "method.organ.position": "implant position (layer)",
           "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha",
           "target_acc": "target test accuracy", "val_target_acc": "target validation accuracy",
-          "target_f1": "target test macro-F1", "method.condition": "condition"}
+          "target_f1": "target test macro-F1", "method.condition": "condition",
+          "gap_recovery_ppl": "gap recovery (log test perplexity)",
+          "gap_recovery_acc": "gap recovery (test accuracy)"}
 HEADLINES = ("target_ppl", "target_acc")  # a study's main metric: the first its runs have
 
 

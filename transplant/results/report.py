@@ -305,7 +305,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                                          "[95% t-interval]."))
         if plots_dir is not None:
             sections += _figures(study_dir, df, identity, chosen, arms, select_param,
-                                 two_domains, plots_dir)
+                                 two_domains, plots_dir, gap)
         note = protocol_note(df)
         if note:
             sections.append(Section("Protocol", text=f"Perplexity: {note}."))
@@ -324,7 +324,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
 
 def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
              chosen: pd.DataFrame, arms: list[str], select_param: str | None,
-             two_domains: bool, out: Path) -> list[Section]:
+             two_domains: bool, out: Path, gap: list[str] | None = None) -> list[Section]:
     figs = []
     metric = plots.headline(df)
     if metric is None:
@@ -335,15 +335,14 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
         name = f"{metric}_vs_{axis.replace('.', '_')}"
         figs.append(Section(f"{plots.label(metric)} against {plots.label(axis)}",
                             png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
-    categorical = plots.categorical_axes(chosen, arms)
-    if categorical:  # bars by condition where the study has one, grouped by the rest
-        bars = "method.condition" if "method.condition" in categorical else categorical[-1]
-        groups = [a for a in categorical if a != bars]
-        name = f"{metric}_bars"
-        figs.append(Section(f"{plots.label(metric)} by {plots.label(bars)}",
-                            png=plots.save(plots.grouped_bars(chosen, metric, groups, bars),
-                                           out / name),
-                            text=f"figures/{name}.png/.pdf (the reported runs)"))
+    figs += _bars(chosen, metric, arms, out, "the reported runs")
+    if gap:  # the headline of a study with references: each arm's share of the gap
+        per_run = gap_recoveries(chosen, arms, _runs_of(chosen, gap[0], "--gap"),
+                                 _runs_of(chosen, gap[1], "--gap"))
+        for m in ("gap_recovery_ppl", "gap_recovery_acc"):
+            if m in per_run:
+                figs += _bars(per_run.dropna(subset=[m]), m, arms, out,
+                              f"per run, between {gap[0]} (0) and {gap[1]} (1)")
     if two_domains:
         keys = [*arm_columns(df, identity, exclude=(select_param,) if select_param else ()),
                 *([select_param] if select_param and select_param in df else [])]
@@ -355,6 +354,21 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
         figs.append(Section("Training loss", png=plots.save(fig, out / "loss"),
                             text="figures/loss.png/.pdf (the reported runs)"))
     return figs
+
+
+def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str
+          ) -> list[Section]:
+    """`metric` in bars by condition where the study has one (else its last varying factor),
+    grouped by the other factors that vary; none where no factor does."""
+    categorical = plots.categorical_axes(runs, arms)
+    if not categorical:
+        return []
+    bars = "method.condition" if "method.condition" in categorical else categorical[-1]
+    groups = [a for a in categorical if a != bars]
+    name = f"{metric}_bars"
+    return [Section(f"{plots.label(metric)} by {plots.label(bars)}",
+                    png=plots.save(plots.grouped_bars(runs, metric, groups, bars), out / name),
+                    text=f"figures/{name}.png/.pdf ({what})")]
 
 
 def to_markdown(title: str, sections: list[Section]) -> str:
