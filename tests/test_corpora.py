@@ -94,6 +94,12 @@ def test_a_corpus_moved_elsewhere_keeps_its_ids_and_so_its_split(tmp_path, monke
     ids["relative"] = [d.id for d in load_corpus(CorpusSpec(
         "text_files", paths=("books/**/*.txt", "books/b.txt")))]
     assert ids == {k: ["books/b.txt", "books/vol1/a.txt"] for k in ids}
+    # a symlink is named where it is, even when its file lies outside the pattern's directory
+    (tmp_path / "scratch" / "books" / "c.txt").symlink_to(tmp_path / "cluster" / "project"
+                                                         / "books" / "b.txt")
+    (tmp_path / "cluster" / "project" / "books" / "b.txt").write_text("text of c")
+    assert [d.id for d in load_corpus(CorpusSpec("text_files", paths=("books/*.txt",)))] == [
+        "books/b.txt", "books/c.txt"]
 
 
 def test_two_files_with_one_id_are_refused(tmp_path):

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import importlib.util
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -181,9 +182,9 @@ def text_files(spec: CorpusSpec) -> list[Document]:
         matched = [Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file()]
         if not matched:
             raise CorpusUnavailableError(f"data.paths entry {pattern!r} matches no file")
-        root = _fixed_dir(pattern).resolve().parent
-        for f in matched:
-            ids.setdefault(f.resolve(), f.resolve().relative_to(root).as_posix())
+        root = Path(os.path.abspath(_fixed_dir(pattern))).parent
+        for f in matched:  # (abspath, not resolve: a symlink is named where it is)
+            ids.setdefault(f.resolve(), Path(os.path.abspath(f)).relative_to(root).as_posix())
     by_id: dict[str, Path] = {}
     for f, doc_id in ids.items():
         if doc_id in by_id:
