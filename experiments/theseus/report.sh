@@ -15,5 +15,9 @@ $R "$study" "${common[@]}" --gap method=zero_shot method=projections_ft \
 # Each carried arm against the naive and the random control of its own pair, objective and
 # seed (paired by seed: the archive keeps no per-document scores).
 for control in naive random; do
+  if ! compgen -G "$study/*method.arm=$control,*" > /dev/null; then
+    echo "report.sh: no method.arm=$control run yet: $study/_report_vs_$control not written"
+    continue  # mid-study: the control's runs come later in the grid
+  fi
   $R "$study" "${common[@]}" --reference method.arm=$control --out "$study/_report_vs_$control"
 done
