@@ -98,6 +98,10 @@ def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
     assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] \
         == [0.51]
     assert ax.get_ylabel() == "target test accuracy"
+    many = pd.DataFrame({"peft": [f"p{i:02d}" for i in range(60)], "method.condition": "x",
+                         "seed": 0, "target_acc": 0.5})
+    assert fig.get_figwidth() == 6  # 0.9 inch a cell, from 6 ...
+    assert grouped_bars(many, "target_acc", ["peft"], "method.condition").get_figwidth() == 24
 
 
 def test_grouped_bars_keep_runs_that_lack_a_factor():

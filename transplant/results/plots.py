@@ -82,7 +82,8 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
     names = sorted(summary[bars].dropna().unique())
     keys = summary[groups].drop_duplicates().sort_values(groups) if groups else None
     width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(summary)), 4))
+    # wider with more bars, up to a page-wide 24 inches (a 60-cell study is not 54 inches)
+    fig, ax = plt.subplots(figsize=(min(24, max(6, 0.9 * len(summary))), 4))
     n_groups = 1 if keys is None else len(keys)
     cells = {}  # (group, bar name) -> its summary row, for the bars each group has
     for i in range(n_groups):
