@@ -300,3 +300,20 @@ def test_accuracy_without_per_example_scores_is_a_difference_paired_by_seed(tmp_
     table = paired_table(tmp_path, pd.DataFrame(rows), ["arm"], "arm=none")
     assert table.loc[0, "target acc difference"].startswith("+0.1500 [")
     assert "retention acc difference" not in table  # the records hold no retention score
+
+
+def test_gap_recovery_refuses_two_references_for_one_run():
+    # A reference arm run twice (untuned, then with a rate grid) must be named apart, not
+    # silently drop the runs it would have served.
+    from transplant.results.stats import gap_recoveries
+
+    ref = pd.DataFrame({"run": ["z", "f", "f-tuned"], "method": ["zero_shot", "full_ft", "full_ft"],
+                        "seed": [0, 0, 0], "target_ppl": [100.0, 10.0, 8.0]})
+    runs = pd.concat([ref, pd.DataFrame({"run": ["a"], "method": ["theseus"], "seed": [0],
+                                         "target_ppl": [50.0]})])
+    with pytest.raises(ValueError, match=r"run a: 2 reference runs match it \(f, f-tuned\)"):
+        gap_recoveries(runs, ["method"], ref.iloc[:1], ref.iloc[1:])
+    out = gap_recoveries(runs, ["method"], ref.iloc[:1], ref.iloc[2:]).set_index("method")
+    # against the tuned reference: log(100/50) / log(100/8); the untuned one is an arm now
+    assert out.loc["theseus", "gap_recovery_ppl"] == pytest.approx(np.log(2) / np.log(12.5))
+    assert out.loc["full_ft", "gap_recovery_ppl"] == pytest.approx(np.log(10) / np.log(12.5))

@@ -116,12 +116,16 @@ def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
 
 
 def _runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
-    key, _, value = arm.partition("=")
-    if key not in df:
-        raise ValueError(f"{flag} {arm!r}: runs have no column {key!r}")
-    runs = df[df[key].astype(str) == value]
+    """The runs of `key=value` (several joined by '&': `method=full_ft&method.optim.lrs=[...]`;
+    an empty value: the runs that leave the key unset)."""
+    runs = df
+    for condition in arm.split("&"):
+        key, _, value = condition.partition("=")
+        if key not in df:
+            raise ValueError(f"{flag} {arm!r}: runs have no column {key!r}")
+        runs = runs[runs[key].isna() if value == "" else runs[key].astype(str) == value]
     if runs.empty:
-        raise ValueError(f"{flag} {arm!r}: no finished run has {key}={value}")
+        raise ValueError(f"{flag} {arm!r}: no finished run has {arm.replace('&', ' and ')}")
     return runs
 
 
@@ -436,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                              "sweep.sh runs it): its points without a run record are listed")
     parser.add_argument("--gap", nargs=2, metavar=("TARGET", "DONOR"),
                         help="gap recovery of every arm between two reference arms, e.g. "
-                             "--gap method=zero_shot method=full_ft")
+                             "--gap method=zero_shot method=full_ft (several factors joined "
+                             "by '&'; 'key=' for runs that leave key unset)")
     parser.add_argument("--control", metavar="KEY=VALUE",
                         help="a random control whose seeds are draws, e.g. method.graft."
                              "select=random_matched: every arm gets a rank p-value among them")

@@ -246,6 +246,10 @@ def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
         if len(ref) == 1:
             return ref.iloc[0]
         match = ref[ref[SEED].astype(int) == int(run[SEED])]
+        if len(match) > 1:  # e.g. a reference arm run twice, untuned and tuned
+            raise ValueError(f"run {run['run']}: {len(match)} reference runs match it "
+                             f"({', '.join(match['run'])}); name the reference arm by more "
+                             "factors, e.g. method=full_ft&method.optim.lrs=[...]")
         return match.iloc[0] if len(match) == 1 else None
 
     rows = []
