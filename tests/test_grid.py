@@ -81,8 +81,12 @@ def test_the_grow_study_is_every_arm_at_3_rates_and_3_seeds():
     assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids
 
 
-def test_the_theseus_study_is_its_stated_168_runs():
+def test_the_theseus_study_is_its_stated_186_runs():
     ids = expected_runs(read_grid(REPO / "experiments/theseus/grid"))
-    assert len(ids) == 2 * (3 + 9 + 9 + 6 * 2 * 3 + 3 * 3 + 6 * 3) == 168
+    # per objective 84; language modelling keeps its 18 references at the fixed rate too
+    assert len(ids) == 2 * (3 + 9 + 9 + 6 * 2 * 3 + 3 * 3 + 6 * 3) + 18 == 186
+    tuned = [i for i in ids if "method.optim.lrs=" in i]
+    assert len(tuned) == 2 * 18 and all("method=full_ft" in i or "method=projections_ft" in i
+                                        for i in tuned)
     assert "data.objective=task,method.arm=transport,seed=2,widths=w256_w256" in ids
     assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in ids

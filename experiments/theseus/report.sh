@@ -2,15 +2,25 @@
 # The Theseus study's tables and page (outputs/theseus_widths/_report/): each width pair and arm
 # at the alpha each run chose on validation (alpha: their mean; alpha_on_edge: the share of
 # runs whose choice was an end of the grid), with gap recovery between the target width's
-# zero-shot (0) and fully fine-tuned (1) runs; then the same gap against the target fine-tuned
+# zero-shot (0) and fully fine-tuned (1) runs (the tuned references once they exist: the
+# untuned ones are then arms of the tables); then the same gap against the target fine-tuned
 # on the projections only, the tensors transport carries (_report_projections/); then every arm
 # against the naive and random controls, paired (_report_vs_naive/, _report_vs_random/).
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
 study=${1:-outputs/theseus_widths}
 common=(--grid "$(dirname "$0")/grid")
-$R "$study" "${common[@]}" --gap method=zero_shot method=full_ft --html
-$R "$study" "${common[@]}" --gap method=zero_shot method=projections_ft \
+# The references: fine-tuned at the rate chosen on validation, once those runs exist (the
+# grid's method.optim.lrs); until then the first references, at the fixed rate 1e-3.
+tuned='method.optim.lrs=[3e-4,1e-3,3e-3]'
+if compgen -G "$study/*method.optim.lrs=*" > /dev/null; then
+  full="method=full_ft&$tuned" projections="method=projections_ft&$tuned"
+else
+  echo "report.sh: no tuned reference yet: gaps against the references at rate 1e-3"
+  full="method=full_ft" projections="method=projections_ft"
+fi
+$R "$study" "${common[@]}" --gap method=zero_shot "$full" --html
+$R "$study" "${common[@]}" --gap method=zero_shot "$projections" \
     --out "$study/_report_projections"
 # Each carried arm against the naive and the random control of its own pair, objective and
 # seed (paired by seed: the archive keeps no per-document scores).
