@@ -1,0 +1,123 @@
+"""The README's result tables of the Theseus study, from its run records, computed as
+report.sh computes them (the same intervals, the same pairing), in the README's layout:
+
+    python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm]
+
+References per target width, carried arms per width pair (alpha chosen per seed, transport
+paired with naive), and gap recovery against full and projections-only fine-tuning. The
+references are the tuned ones (method.optim.lrs) once the study has them, as in report.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from transplant.results.records import read_study
+from transplant.results.report import _runs_of, paired_table
+from transplant.results.stats import arm_columns, gap_recoveries, summarize
+
+TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]"
+WIDTH = re.compile(r"llama-(w\d+)-s0")
+
+
+def cell(row: pd.Series, metric: str, fmt: str) -> str:
+    mean, low, high = (row[f"{metric}_{k}"] for k in ("mean", "ci_low", "ci_high"))
+    if pd.isna(low):
+        return fmt.format(mean)
+    return f"{fmt.format(mean)} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def pair_name(widths: str) -> str:
+    a, b = widths.split("_")
+    return f"{a[1:]} -> {b[1:]}"
+
+
+def three_decimals(text: str) -> str:
+    return re.sub(r"\d+\.\d+", lambda m: f"{float(m.group()):.3f}", text)
+
+
+def tables(study: Path, objective: str) -> str:
+    records = read_study(study)
+    df = records.done[records.done["data.objective"] == objective]
+    arms = arm_columns(df, records.identity)
+    tuned = "method.optim.lrs" in df and df["method.optim.lrs"].notna().any()
+    refs = {m: f"method={m}" + (f"&{TUNED}" if tuned else "")
+            for m in ("full_ft", "projections_ft")}
+    zero = _runs_of(df, "method=zero_shot", "--gap")
+    ref_runs = {m: _runs_of(df, r, "--gap") for m, r in refs.items()}
+    out = [f"{len(df)} finished {objective} runs; references: "
+           f"{'rate chosen on validation' if tuned else 'rate 1e-3'}", ""]
+
+    # References per target width
+    per = {"zero_shot": zero, **ref_runs}
+    stats = {m: summarize(r, ["target_ppl", "retention_ppl"], ["model.name"]).set_index(
+        "model.name") for m, r in per.items()}
+    bound = gap_recoveries(pd.concat([zero, ref_runs["projections_ft"]]), ["model.name"],
+                           zero, ref_runs["full_ft"])
+    bound = summarize(bound, ["gap_recovery_ppl"], ["model.name"]).set_index("model.name")
+    out += ["| target | zero-shot | full fine-tuning | projections only | projections-only's "
+            "gap recovery | retention: zero-shot / full / projections |",
+            "|---|---:|---:|---:|---:|---|"]
+    for model in sorted(stats["zero_shot"].index, key=lambda m: int(WIDTH.search(m)[1][1:])):
+        s = {m: stats[m].loc[model] for m in stats}
+        retention = " / ".join(f"{s[m]['retention_ppl_mean']:,.0f}" for m in stats)
+        out.append(f"| {WIDTH.search(model)[1]} | {cell(s['zero_shot'], 'target_ppl', '{:,.0f}')}"
+                   f" | {cell(s['full_ft'], 'target_ppl', '{:,.0f}')}"
+                   f" | {cell(s['projections_ft'], 'target_ppl', '{:,.0f}')}"
+                   f" | {cell(bound.loc[model], 'gap_recovery_ppl', '{:.3f}')} | {retention} |")
+
+    # Carried arms per pair
+    carried = df[df["method.arm"].notna()]
+    cross = carried[carried["widths"].map(lambda w: len(set(w.split("_"))) == 2)]
+    s = summarize(cross, ["target_ppl", "retention_ppl"], ["widths", "method.arm"])
+    s = s.set_index(["widths", "method.arm"])
+    alphas = (cross.sort_values("seed").groupby(["widths", "method.arm"])["alpha"]
+              .agg(lambda a: ", ".join(f"{x:g}" for x in a)))
+    vs_naive = paired_table(study, df, arms, "method.arm=naive").set_index("widths")
+    out += ["", "| pair (source -> target) | naive: test ppl | alpha | transport: test ppl | "
+            "alpha | transport / naive, paired | retention: naive / transport |",
+            "|---|---:|---|---:|---|---:|---|"]
+    for widths in sorted({w for w, _ in s.index}):
+        if (widths, "naive") not in s.index or (widths, "transport") not in s.index:
+            continue
+        n, t = s.loc[(widths, "naive")], s.loc[(widths, "transport")]
+        ratio = three_decimals(vs_naive.loc[widths, "target ppl ratio"])
+        by_seed = " (by seed)" if "by seed" in vs_naive.loc[widths, "target seeds x docs"] else ""
+        out.append(f"| {pair_name(widths)} | {cell(n, 'target_ppl', '{:,.0f}')} | "
+                   f"{alphas[(widths, 'naive')]} | {cell(t, 'target_ppl', '{:,.0f}')} | "
+                   f"{alphas[(widths, 'transport')]} | {ratio}{by_seed} | "
+                   f"{n['retention_ppl_mean']:,.0f} / {t['retention_ppl_mean']:,.0f} |")
+
+    # Gap recovery against both bounds, every carried arm
+    gaps = {m: summarize(gap_recoveries(df, arms, zero, r).dropna(subset=["widths"]),
+                         ["gap_recovery_ppl"], ["widths", "method.arm"])
+            .set_index(["widths", "method.arm"]) for m, r in ref_runs.items()}
+    arm_names = sorted(carried["method.arm"].unique())
+    out += ["", "| pair | " + " | ".join(f"{a} / full | {a} / projections only"
+                                         for a in arm_names) + " |",
+            "|---|" + "---:|" * (2 * len(arm_names))]
+    for widths in sorted(carried["widths"].unique()):
+        row = []
+        for arm in arm_names:
+            for m in ("full_ft", "projections_ft"):
+                g = gaps[m]
+                row.append(cell(g.loc[(widths, arm)], "gap_recovery_ppl", "{:.3f}")
+                           if (widths, arm) in g.index else "")
+        out.append(f"| {pair_name(widths)} | " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", nargs="?", default="outputs/theseus_widths", type=Path)
+    parser.add_argument("--objective", default="lm", choices=("lm", "task"))
+    args = parser.parse_args()
+    print(tables(args.study, args.objective))
+
+
+if __name__ == "__main__":
+    main()
