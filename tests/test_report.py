@@ -164,6 +164,9 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     assert [round(x, 6) for x, _, _ in points] == [round(100.0 * 100.0 ** (i / 11) + 0.5, 6)
                                                    for i in range(12)]  # the seed means
     assert len({(color, marker) for _, color, marker in points}) == 12
+    # past 10 arms each point is numbered as its legend entry is
+    assert [t.get_text() for t in ax.texts] == [str(i + 1) for i in range(12)]
+    assert ax.get_legend().get_texts()[11].get_text() == "12: arm=a11"
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"  # 100x vs 1.2x
     assert plot(spread=2.0).get_xscale() == "linear"
 

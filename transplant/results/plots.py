@@ -156,12 +156,17 @@ def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
     summary = summarize(df, ["target_ppl", "retention_ppl"], arms)
     many = len(summary) > 6  # the legend goes beside the axes, where it hides no point
     fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
+    numbered = len(summary) > 10  # colours repeat: each point also carries its legend number
     for i, (_, row) in enumerate(summary.iterrows()):
         # Past the colour cycle's 10, another marker: no two arms look alike.
-        ax.errorbar(row["target_ppl_mean"], row["retention_ppl_mean"],
-                    xerr=_half(row, "target_ppl"), yerr=_half(row, "retention_ppl"),
+        x, y = row["target_ppl_mean"], row["retention_ppl_mean"]
+        ax.errorbar(x, y, xerr=_half(row, "target_ppl"), yerr=_half(row, "retention_ppl"),
                     fmt=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", capsize=3,
-                    label=_arm_name(row, arms))
+                    label=f"{i + 1}: {_arm_name(row, arms)}" if numbered
+                    else _arm_name(row, arms))
+        if numbered and not (pd.isna(x) or pd.isna(y)):
+            ax.annotate(str(i + 1), (x, y), xytext=(3, 3), textcoords="offset points",
+                        fontsize=6, color=f"C{i % 10}")
     for axis, metric in ((ax.xaxis, "target_ppl"), (ax.yaxis, "retention_ppl")):
         values = summary[f"{metric}_mean"].dropna()
         if len(values) and values.min() > 0 and values.max() / values.min() > 4:
