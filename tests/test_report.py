@@ -207,16 +207,16 @@ def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, m
 
 
 def test_a_reference_arm_is_named_by_several_factors_or_by_one_left_unset():
-    from transplant.results.report import _runs_of
+    from transplant.results.report import runs_of
 
     df = pd.DataFrame({"run": ["f", "t", "z"], "method": ["full_ft", "full_ft", "zero_shot"],
                        "method.optim.lrs": [None, "[3e-4,1e-3,3e-3]", None]})
-    tuned = _runs_of(df, "method=full_ft&method.optim.lrs=[3e-4,1e-3,3e-3]", "--gap")
+    tuned = runs_of(df, "method=full_ft&method.optim.lrs=[3e-4,1e-3,3e-3]", "--gap")
     assert tuned["run"].tolist() == ["t"]
-    assert _runs_of(df, "method=full_ft&method.optim.lrs=", "--gap")["run"].tolist() == ["f"]
+    assert runs_of(df, "method=full_ft&method.optim.lrs=", "--gap")["run"].tolist() == ["f"]
     with pytest.raises(ValueError, match=r"--gap 'method=lora&seed=0': runs have no column "
                                          r"'seed'"):
-        _runs_of(df, "method=lora&seed=0", "--gap")
+        runs_of(df, "method=lora&seed=0", "--gap")
     with pytest.raises(ValueError, match=r"no finished run has method=zero_shot and "
                                          r"method.optim.lrs=\[1\]"):
-        _runs_of(df, "method=zero_shot&method.optim.lrs=[1]", "--gap")
+        runs_of(df, "method=zero_shot&method.optim.lrs=[1]", "--gap")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from transplant.results.records import read_study
-from transplant.results.report import _runs_of, paired_table
+from transplant.results.report import paired_table, runs_of
 from transplant.results.stats import arm_columns, gap_recoveries, summarize
 
 TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]"
@@ -47,8 +47,8 @@ def tables(study: Path, objective: str) -> str:
     tuned = "method.optim.lrs" in df and df["method.optim.lrs"].notna().any()
     refs = {m: f"method={m}" + (f"&{TUNED}" if tuned else "")
             for m in ("full_ft", "projections_ft")}
-    zero = _runs_of(df, "method=zero_shot", "--gap")
-    ref_runs = {m: _runs_of(df, r, "--gap") for m, r in refs.items()}
+    zero = runs_of(df, "method=zero_shot", "--gap")
+    ref_runs = {m: runs_of(df, r, "--gap") for m, r in refs.items()}
     out = [f"{len(df)} finished {objective} runs; references: "
            f"{'rate chosen on validation' if tuned else 'rate 1e-3'}", ""]
 

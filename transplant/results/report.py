@@ -115,7 +115,7 @@ def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return interval_table(df, [m for m in SUMMARY if m in df], arms)
 
 
-def _runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
     """The runs of `key=value` (several joined by '&': `method=full_ft&method.optim.lrs=[...]`;
     an empty value: the runs that leave the key unset)."""
     runs = df
@@ -132,8 +132,8 @@ def _runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
 def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.DataFrame:
     """Gap recovery per arm between two reference arms (`--gap method=zero_shot
     method=full_ft`), with intervals over seeds."""
-    per_run = gap_recoveries(df, arms, _runs_of(df, target, "--gap"),
-                             _runs_of(df, donor, "--gap"))
+    per_run = gap_recoveries(df, arms, runs_of(df, target, "--gap"),
+                             runs_of(df, donor, "--gap"))
     if per_run.empty:
         return per_run
     metrics = [m for m in ("gap_recovery_ppl", "gap_recovery_acc", "tir_acc") if m in per_run]
@@ -155,7 +155,7 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str) -> pd.DataFra
     parameter-matched random graft of the same K and alpha): the arm's mean, the draws' mean
     and range, and the one-sided rank p-value of the arm among the draws (each seed of the
     control is one draw)."""
-    ctl = _runs_of(df, control, "--control")
+    ctl = runs_of(df, control, "--control")
     key = control.partition("=")[0]
     shared = [a for a in arms if a != key and a in ctl and ctl[a].notna().any()]
     metrics = [m for m in CONTROLLED if m in df and df[m].notna().any()]
@@ -185,7 +185,7 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
     perplexity ratio, or the accuracy difference for runs scored by example. In a study of
     several factors the reference run is the one that shares the arm's other factors (the
     scratch run of the same module and host pair)."""
-    ref = _runs_of(df, reference, "--reference")
+    ref = runs_of(df, reference, "--reference")
     key = reference.partition("=")[0]
     shared = [a for a in arms if a != key and a in ref and ref[a].notna().any()]
     rows = []
@@ -341,8 +341,8 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
                             png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
     figs += _bars(chosen, metric, arms, out, "the reported runs")
     if gap:  # the headline of a study with references: each arm's share of the gap
-        per_run = gap_recoveries(chosen, arms, _runs_of(chosen, gap[0], "--gap"),
-                                 _runs_of(chosen, gap[1], "--gap"))
+        per_run = gap_recoveries(chosen, arms, runs_of(chosen, gap[0], "--gap"),
+                                 runs_of(chosen, gap[1], "--gap"))
         for m in ("gap_recovery_ppl", "gap_recovery_acc"):
             if m in per_run:
                 figs += _bars(per_run.dropna(subset=[m]), m, arms, out,
