@@ -129,11 +129,14 @@ def runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
     return runs
 
 
-def gap_table(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.DataFrame:
-    """Gap recovery per arm between two reference arms (`--gap method=zero_shot
-    method=full_ft`), with intervals over seeds."""
-    per_run = gap_recoveries(df, arms, runs_of(df, target, "--gap"),
-                             runs_of(df, donor, "--gap"))
+def gap_runs(df: pd.DataFrame, arms: list[str], target: str, donor: str) -> pd.DataFrame:
+    """Every run's gap recovery between two reference arms (`--gap method=zero_shot
+    method=full_ft`)."""
+    return gap_recoveries(df, arms, runs_of(df, target, "--gap"), runs_of(df, donor, "--gap"))
+
+
+def gap_table(per_run: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """Gap recovery per arm (from `gap_runs`), with intervals over seeds."""
     if per_run.empty:
         return per_run
     metrics = [m for m in ("gap_recovery_ppl", "gap_recovery_acc", "tir_acc") if m in per_run]
@@ -279,8 +282,9 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         summary = summary_table(chosen, arms)
         sections.append(Section("Arms", summary, text="Mean [95% t-interval] over seeds, n "
                                                       "runs."))
+        gapped = gap_runs(chosen, arms, *gap) if gap else None
         if gap:
-            sections.append(Section("Gap recovery", gap_table(chosen, arms, *gap),
+            sections.append(Section("Gap recovery", gap_table(gapped, arms),
                                     text=f"Between {gap[0]} (0) and {gap[1]} (1): on log "
                                          "perplexity, and on accuracy with TIR where runs have "
                                          "it; mean [95% t-interval] over seeds."))
@@ -309,7 +313,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                                          "[95% t-interval]."))
         if plots_dir is not None:
             sections += _figures(study_dir, df, identity, chosen, arms, select_param,
-                                 two_domains, plots_dir, gap)
+                                 two_domains, plots_dir, gap, gapped)
         note = protocol_note(df)
         if note:
             sections.append(Section("Protocol", text=f"Perplexity: {note}."))
@@ -328,7 +332,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
 
 def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
              chosen: pd.DataFrame, arms: list[str], select_param: str | None,
-             two_domains: bool, out: Path, gap: list[str] | None = None) -> list[Section]:
+             two_domains: bool, out: Path, gap: list[str] | None = None,
+             gapped: pd.DataFrame | None = None) -> list[Section]:
     figs = []
     metric = plots.headline(df)
     if metric is None:
@@ -341,11 +346,9 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
                             png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
     figs += _bars(chosen, metric, arms, out, "the reported runs")
     if gap:  # the headline of a study with references: each arm's share of the gap
-        per_run = gap_recoveries(chosen, arms, runs_of(chosen, gap[0], "--gap"),
-                                 runs_of(chosen, gap[1], "--gap"))
         for m in ("gap_recovery_ppl", "gap_recovery_acc"):
-            if m in per_run:
-                figs += _bars(per_run.dropna(subset=[m]), m, arms, out,
+            if m in gapped:
+                figs += _bars(gapped.dropna(subset=[m]), m, arms, out,
                               f"per run, between {gap[0]} (0) and {gap[1]} (1)")
     if two_domains:
         keys = [*arm_columns(df, identity, exclude=(select_param,) if select_param else ()),
