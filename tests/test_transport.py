@@ -12,6 +12,7 @@ from transplant.surgery.transport import (
     TransportError,
     apply_task_vector,
     calibration_moments,
+    cosine,
     layer_match,
     task_vector,
     transport,
@@ -90,6 +91,16 @@ def test_a_rotated_residual_stream_is_recovered():
     apply_task_vector(target, moved, 1.0)
     tuned = _finetuned(source)
     assert torch.allclose(target(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
+
+
+def test_cosine_of_task_vectors_is_taken_over_the_named_tensors_joined():
+    a = {"x": torch.tensor([1.0, 0.0]), "y": torch.tensor([0.0, 2.0])}
+    b = {"x": torch.tensor([3.0, 0.0]), "y": torch.tensor([0.0, -1.0])}
+    # joined: (3 - 2) / (sqrt(5) * sqrt(10)); per tensor it would be +1 and -1
+    assert cosine(a, b) == pytest.approx(1 / 50 ** 0.5, rel=1e-12)
+    assert cosine(a, b, ["x"]) == pytest.approx(1.0)
+    with pytest.raises(TransportError, match=r"lacks: \['z'\]"):
+        cosine(a, {**b, "z": b["x"]}, ["x", "z"])
 
 
 @pytest.mark.parametrize("widths", [(32, 48), (48, 32)], ids=["widening", "narrowing"])

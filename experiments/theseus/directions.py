@@ -21,15 +21,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from transplant.surgery.transport import cosine
+
 GROUPS = {"all": lambda k: True, "attention": lambda k: "attn" in k, "mlp": lambda k: "mlp" in k}
-
-
-def cosine(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], keys: list[str]) -> float:
-    """cos(a, b) over the named tensors, flattened and joined (float64)."""
-    dot = sum(float((a[k].double() * b[k].double()).sum()) for k in keys)
-    na = sum(float(a[k].double().square().sum()) for k in keys) ** 0.5
-    nb = sum(float(b[k].double().square().sum()) for k in keys) ** 0.5
-    return dot / (na * nb)
 
 
 def entries(cache: Path, kind: str):

@@ -44,6 +44,19 @@ def task_vector(finetuned: nn.Module, pretrained: nn.Module) -> Tau:
     return {k: (ft[k] - pre[k]).detach().clone() for k in pre if pre[k].is_floating_point()}
 
 
+def cosine(a: Tau, b: Tau, keys: list[str] | None = None) -> float:
+    """cos(a, b) of two task vectors over the named tensors (default: a's), flattened and
+    joined, in float64: how far two steps point the same way."""
+    keys = sorted(a) if keys is None else keys
+    missing = [k for k in keys if k not in a or k not in b]
+    if missing:
+        raise TransportError(f"cosine over tensors one task vector lacks: {missing[:5]}")
+    dot = sum(float((a[k].double() * b[k].double()).sum()) for k in keys)
+    na = sum(float(a[k].double().square().sum()) for k in keys) ** 0.5
+    nb = sum(float(b[k].double().square().sum()) for k in keys) ** 0.5
+    return dot / (na * nb)
+
+
 @torch.no_grad()
 def apply_task_vector(model: nn.Module, tau: Tau, alpha: float) -> nn.Module:
     """theta + alpha * tau, in place; a key or shape `model` lacks is an error (nothing is

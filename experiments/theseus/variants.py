@@ -1,0 +1,81 @@
+"""Would another form of the alignment carry more of the direction? Every width pair's source
+task vector transported with centring and partial whitening (the method's `center` and
+`whiten_power`, which the study leaves at False and 0), and its cosine with the target's own
+task vector, as directions.py reads the study's transport:
+
+    python experiments/theseus/variants.py [--cache outputs/cache] [--seeds 0 1 2]
+
+No model is scored. Each pair and seed reads the study's cached task vectors (the sources'
+fine-tunes; a missing one is trained, as the study would) and its calibration draw, whose
+statistics are collected again with second moments (whitening needs them) and cached beside
+the study's. The row center=False, p=0 is the study's own transport.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from safetensors.torch import load_file
+
+from transplant.app import CONF_DIR
+from transplant.console import quiet_libraries
+from transplant.methods.common import load
+from transplant.methods.theseus import calibration_moments, source_task_vector
+from transplant.runs import RunContext
+from transplant.surgery.transport import cosine, transport_with
+
+PAIRS = ("w128_w192", "w128_w256", "w192_w128", "w192_w256", "w256_w128", "w256_w192")
+VARIANTS = list(itertools.product((False, True), (0.0, 0.25, 0.5)))  # (center, whiten_power)
+
+
+def study_cfg(widths: str, seed: int, cache: Path):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("config", overrides=[
+            "experiment=theseus_widths", f"widths={widths}", "data.objective=lm",
+            f"seed={seed}", f"paths.cache={cache}", "method.whiten_power=0.5"])
+
+
+def pair_cosines(widths: str, seed: int, cache: Path) -> dict[tuple[bool, float], float]:
+    """cos(transport_variant(tau_A), own tau_B) over the carried tensors, per variant."""
+    cfg = study_cfg(widths, seed, cache)
+    target_width = widths.split("_")[1]
+    own_cfg = study_cfg(f"{target_width}_{target_width}", seed, cache)
+    with tempfile.TemporaryDirectory() as scratch:
+        ctx = RunContext(Path(scratch), cache)
+        target, tokenizer = load(cfg, ctx)
+        source, _ = load(cfg, ctx, cfg.method.source)
+        tau_a = load_file(source_task_vector(cfg, ctx))
+        own = load_file(source_task_vector(own_cfg, ctx))
+        moments = calibration_moments(cfg, ctx, source, target, tokenizer)
+    out = {}
+    for center, power in VARIANTS:
+        tau_b = transport_with(tau_a, source, target, moments, center=center,
+                               whiten_power=power)
+        out[(center, power)] = cosine(tau_b, own)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", default="outputs/cache", type=Path)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS))
+    args = parser.parse_args()
+    quiet_libraries()
+    cache = args.cache.resolve()
+    rows = {p: [pair_cosines(p, s, cache) for s in args.seeds] for p in args.pairs}
+    print(f"cosine with the target's own task vector (lm), mean over seeds {args.seeds}")
+    print("\n| pair | " + " | ".join(f"center={c}, p={p:g}" for c, p in VARIANTS) + " |")
+    print("|---|" + "---:|" * len(VARIANTS))
+    for pair, per_seed in rows.items():
+        a, b = pair.split("_")
+        cells = [sum(r[v] for r in per_seed) / len(per_seed) for v in VARIANTS]
+        print(f"| {a[1:]} -> {b[1:]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
