@@ -203,6 +203,9 @@ def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, m
     # one bar per (arm, pair): the mean over seeds 0 and 1 of share + 0.1 seed
     heights = sorted(round(p.get_height(), 9) for p in ax.patches)
     assert heights == [0.15, 0.15, 0.35, 0.35]
+    # the arms compared side by side, in each pair's group
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["naive", "transport"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["w1_w2", "w2_w1"]
     assert ax.get_ylabel() == "gap recovery (log test perplexity)"
 
 

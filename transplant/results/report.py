@@ -365,12 +365,14 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
 
 def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str
           ) -> list[Section]:
-    """`metric` in bars by condition where the study has one (else its last varying factor),
-    grouped by the other factors that vary; none where no factor does."""
+    """`metric` in bars by the arms a study compares (its method's condition or arm: ported /
+    scratch / sampled, transport / naive / random) side by side, else by its last varying
+    factor, grouped by the other factors that vary; none where no factor does."""
     categorical = plots.categorical_axes(runs, arms)
     if not categorical:
         return []
-    bars = "method.condition" if "method.condition" in categorical else categorical[-1]
+    compared = [a for a in ("method.condition", "method.arm") if a in categorical]
+    bars = compared[0] if compared else categorical[-1]
     groups = [a for a in categorical if a != bars]
     name = f"{metric}_bars"
     return [Section(f"{plots.label(metric)} by {plots.label(bars)}",
