@@ -77,20 +77,30 @@ def tables(study: Path, objective: str) -> str:
     s = s.set_index(["widths", "method.arm"])
     alphas = (cross.sort_values("seed").groupby(["widths", "method.arm"])["alpha"]
               .agg(lambda a: ", ".join(f"{x:g}" for x in a)))
-    vs_naive = paired_table(study, df, arms, "method.arm=naive").set_index("widths")
-    out += ["", "| pair (source -> target) | naive: test ppl | alpha | transport: test ppl | "
-            "alpha | transport / naive, paired | retention: naive / transport |",
-            "|---|---:|---|---:|---|---:|---|"]
+    shown = [a for a in ("naive", "random", "transport") if (cross["method.arm"] == a).any()]
+    controls = [c for c in shown if c != "transport"]
+    paired = {c: paired_table(study, df, arms, f"method.arm={c}")
+              .set_index(["widths", "method.arm"]) for c in controls}
+    out += ["", "| pair (source -> target) | "
+            + " | ".join(f"{a}: test ppl | alpha" for a in shown)
+            + "".join(f" | transport / {c}, paired" for c in controls)
+            + f" | retention: {' / '.join(shown)} |",
+            "|---|" + "---:|---|" * len(shown) + "---:|" * len(controls) + "---|"]
     for widths in sorted({w for w, _ in s.index}):
-        if (widths, "naive") not in s.index or (widths, "transport") not in s.index:
+        if (widths, "transport") not in s.index:
             continue
-        n, t = s.loc[(widths, "naive")], s.loc[(widths, "transport")]
-        ratio = three_decimals(vs_naive.loc[widths, "target ppl ratio"])
-        by_seed = " (by seed)" if "by seed" in vs_naive.loc[widths, "target seeds x docs"] else ""
-        out.append(f"| {pair_name(widths)} | {cell(n, 'target_ppl', '{:,.0f}')} | "
-                   f"{alphas[(widths, 'naive')]} | {cell(t, 'target_ppl', '{:,.0f}')} | "
-                   f"{alphas[(widths, 'transport')]} | {ratio}{by_seed} | "
-                   f"{n['retention_ppl_mean']:,.0f} / {t['retention_ppl_mean']:,.0f} |")
+        row = [f"{cell(s.loc[(widths, a)], 'target_ppl', '{:,.0f}')} | {alphas[(widths, a)]}"
+               if (widths, a) in s.index else " | " for a in shown]
+        for c in controls:
+            if (widths, "transport") in paired[c].index:
+                ratio = paired[c].loc[(widths, "transport")]
+                by_seed = " (by seed)" if "by seed" in ratio["target seeds x docs"] else ""
+                row.append(three_decimals(ratio["target ppl ratio"]) + by_seed)
+            else:
+                row.append("")
+        retention = " / ".join(f"{s.loc[(widths, a), 'retention_ppl_mean']:,.0f}"
+                               if (widths, a) in s.index else "-" for a in shown)
+        out.append(f"| {pair_name(widths)} | " + " | ".join(row) + f" | {retention} |")
 
     # Gap recovery against both bounds, every carried arm
     gaps = {m: summarize(gap_recoveries(df, arms, zero, r).dropna(subset=["widths"]),
