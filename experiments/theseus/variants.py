@@ -9,6 +9,11 @@ No model is scored. Each pair and seed reads the study's cached task vectors (th
 fine-tunes; a missing one is trained, as the study would) and its calibration draw, whose
 statistics are collected again with second moments (whitening needs them) and cached beside
 the study's. The row center=False, p=0 is the study's own transport.
+
+Second, how well the two widths' activations align at all: the Procrustes fit
+||C||_* / (||X_A||_F ||X_B||_F) of the centred activations (1: one orthogonal map takes A's to
+B's; analysis/paired.py), per kind of space, mean over layers, on the calibration draw, and
+at chance: B reading the next block of tokens, not A's (rows unpaired, same statistics).
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
+from transplant.analysis.paired import paired_moments
 from transplant.app import CONF_DIR
 from transplant.console import quiet_libraries
 from transplant.methods.common import load
-from transplant.methods.theseus import calibration_moments, source_task_vector
+from transplant.methods.theseus import calibration_ids, calibration_moments, source_task_vector
 from transplant.runs import RunContext
-from transplant.surgery.transport import cosine, transport_with
+from transplant.surgery.transport import cosine, transport_plan, transport_with
 
 PAIRS = ("w128_w192", "w128_w256", "w192_w128", "w192_w256", "w256_w128", "w256_w192")
 VARIANTS = list(itertools.product((False, True), (0.0, 0.25, 0.5)))  # (center, whiten_power)
+# kinds of aligned space: the input of the target layer named by the suffix
+KINDS = {"residual, attention's input": "self_attn.q_proj", "attention's values":
+         "self_attn.o_proj", "residual, MLP's input": "mlp.gate_proj",
+         "MLP intermediate": "mlp.down_proj"}
 
 
 def study_cfg(widths: str, seed: int, cache: Path):
@@ -39,8 +49,10 @@ def study_cfg(widths: str, seed: int, cache: Path):
             f"seed={seed}", f"paths.cache={cache}", "method.whiten_power=0.5"])
 
 
-def pair_cosines(widths: str, seed: int, cache: Path) -> dict[tuple[bool, float], float]:
-    """cos(transport_variant(tau_A), own tau_B) over the carried tensors, per variant."""
+def pair_numbers(widths: str, seed: int, cache: Path
+                 ) -> tuple[dict[tuple[bool, float], float], dict[str, tuple[float, float]]]:
+    """cos(transport_variant(tau_A), own tau_B) over the carried tensors, per variant; and the
+    activation fit per kind of space, paired and at chance."""
     cfg = study_cfg(widths, seed, cache)
     target_width = widths.split("_")[1]
     own_cfg = study_cfg(f"{target_width}_{target_width}", seed, cache)
@@ -51,12 +63,19 @@ def pair_cosines(widths: str, seed: int, cache: Path) -> dict[tuple[bool, float]
         tau_a = load_file(source_task_vector(cfg, ctx))
         own = load_file(source_task_vector(own_cfg, ctx))
         moments = calibration_moments(cfg, ctx, source, target, tokenizer)
-    out = {}
-    for center, power in VARIANTS:
-        tau_b = transport_with(tau_a, source, target, moments, center=center,
-                               whiten_power=power)
-        out[(center, power)] = cosine(tau_b, own)
-    return out
+        ids = calibration_ids(cfg, ctx, tokenizer)
+    cosines = {(center, power): cosine(transport_with(tau_a, source, target, moments,
+                                                      center=center, whiten_power=power), own)
+               for center, power in VARIANTS}
+    spaces = {kind: [lp.inputs for lp in transport_plan(source, target)
+                     if lp.target.endswith(suffix)] for kind, suffix in KINDS.items()}
+    pairs = {f"{kind}/{i}": p for kind, ps in spaces.items() for i, p in enumerate(ps)}
+    fits = {}
+    for name, ids_b in (("paired", None), ("chance", ids.roll(1, 0))):
+        m = paired_moments(source, target, pairs, ids, second_moments=True, ids_b=ids_b)
+        fits[name] = {kind: sum(m[f"{kind}/{i}"].procrustes_fit() for i in range(len(ps)))
+                      / len(ps) for kind, ps in spaces.items()}
+    return cosines, {kind: (fits["paired"][kind], fits["chance"][kind]) for kind in KINDS}
 
 
 def main() -> None:
@@ -67,14 +86,23 @@ def main() -> None:
     args = parser.parse_args()
     quiet_libraries()
     cache = args.cache.resolve()
-    rows = {p: [pair_cosines(p, s, cache) for s in args.seeds] for p in args.pairs}
+    rows = {p: [pair_numbers(p, s, cache) for s in args.seeds] for p in args.pairs}
     print(f"cosine with the target's own task vector (lm), mean over seeds {args.seeds}")
     print("\n| pair | " + " | ".join(f"center={c}, p={p:g}" for c, p in VARIANTS) + " |")
     print("|---|" + "---:|" * len(VARIANTS))
     for pair, per_seed in rows.items():
         a, b = pair.split("_")
-        cells = [sum(r[v] for r in per_seed) / len(per_seed) for v in VARIANTS]
+        cells = [sum(cos[v] for cos, _ in per_seed) / len(per_seed) for v in VARIANTS]
         print(f"| {a[1:]} -> {b[1:]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    print("\nProcrustes fit of the centred activations, paired (chance: B reads other tokens)")
+    print("\n| pair | " + " | ".join(KINDS) + " |")
+    print("|---|" + "---:|" * len(KINDS))
+    for pair, per_seed in rows.items():
+        a, b = pair.split("_")
+        cells = [[sum(fit[k][j] for _, fit in per_seed) / len(per_seed) for j in (0, 1)]
+                 for k in KINDS]
+        print(f"| {a[1:]} -> {b[1:]} | "
+              + " | ".join(f"{p:.3f} ({c:.3f})" for p, c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,15 @@ class PairedMoments:
         return m - torch.outer(s, s) / self.n if center else m
 
 
+    def procrustes_fit(self, center: bool = True) -> float:
+        """How well one orthogonal map takes A's rows to B's: ||C||_* / (||A||_F ||B||_F), 1
+        when B = s A Q with Q orthonormal, lower as the spaces share less (a bound by Hoelder's
+        inequality). Needs second moments."""
+        c = self.cross(center)
+        norms = self.gram("a", center).trace() * self.gram("b", center).trace()
+        return float(torch.linalg.svdvals(c).sum() / norms.sqrt())
+
+
 _TENSORS = [f.name for f in fields(PairedMoments) if f.name != "n"]
 
 
@@ -100,15 +109,20 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def paired_moments(model_a: nn.Module, model_b: nn.Module,
                    pairs: dict[str, tuple[Space, Space]], ids: torch.Tensor,
-                   batch_size: int = 8, second_moments: bool = False
-                   ) -> dict[str, PairedMoments]:
+                   batch_size: int = 8, second_moments: bool = False,
+                   ids_b: torch.Tensor | None = None) -> dict[str, PairedMoments]:
     """Moments of each named pair of spaces (space in A, space in B) over the token rows of
-    `ids` ([n, seq], read by both models; no padding)."""
+    `ids` ([n, seq], read by both models; no padding). `ids_b` (same shape): other tokens for
+    B to read, row against row; unpaired rows give the chance level of a fit."""
+    if ids_b is not None and ids_b.shape != ids.shape:
+        raise ValueError(f"ids_b {list(ids_b.shape)} != ids {list(ids.shape)}: B reads one "
+                         "row for each of A's")
     stats = {name: PairedMoments() for name in pairs}
     spaces_a = {a for a, _ in pairs.values()}
     spaces_b = {b for _, b in pairs.values()}
-    for batch in ids.split(batch_size):
-        acts_a, acts_b = _capture(model_a, spaces_a, batch), _capture(model_b, spaces_b, batch)
+    for batch, batch_b in zip(ids.split(batch_size),
+                              (ids if ids_b is None else ids_b).split(batch_size), strict=True):
+        acts_a, acts_b = _capture(model_a, spaces_a, batch), _capture(model_b, spaces_b, batch_b)
         for name, (space_a, space_b) in pairs.items():
             stats[name].update(acts_a[space_a], acts_b[space_b], second_moments)
     return stats
