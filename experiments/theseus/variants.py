@@ -86,24 +86,20 @@ def main() -> None:
     args = parser.parse_args()
     quiet_libraries()
     cache = args.cache.resolve()
-    rows = {p: [pair_numbers(p, s, cache) for s in args.seeds] for p in args.pairs}
-    print(f"cosine with the target's own task vector (lm), mean over seeds {args.seeds}")
-    print("\n| pair | " + " | ".join(f"center={c}, p={p:g}" for c, p in VARIANTS) + " |")
-    print("|---|" + "---:|" * len(VARIANTS))
-    for pair, per_seed in rows.items():
+    print(f"cosine with the target's own task vector (lm), per variant (center, whitening "
+          f"power p); Procrustes fit of the centred activations, paired (at chance); mean "
+          f"over seeds {args.seeds}. A row is printed as its pair finishes.")
+    print("\n| pair | " + " | ".join(f"cos: center={c}, p={p:g}" for c, p in VARIANTS)
+          + " | " + " | ".join(f"fit: {k}" for k in KINDS) + " |")
+    print("|---|" + "---:|" * (len(VARIANTS) + len(KINDS)), flush=True)
+    for pair in args.pairs:
+        per_seed = [pair_numbers(pair, s, cache) for s in args.seeds]
         a, b = pair.split("_")
-        cells = [sum(cos[v] for cos, _ in per_seed) / len(per_seed) for v in VARIANTS]
-        print(f"| {a[1:]} -> {b[1:]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    print("\nProcrustes fit of the centred activations, paired (chance: B reads other tokens)")
-    print("\n| pair | " + " | ".join(KINDS) + " |")
-    print("|---|" + "---:|" * len(KINDS))
-    for pair, per_seed in rows.items():
-        a, b = pair.split("_")
-        cells = [[sum(fit[k][j] for _, fit in per_seed) / len(per_seed) for j in (0, 1)]
-                 for k in KINDS]
-        print(f"| {a[1:]} -> {b[1:]} | "
-              + " | ".join(f"{p:.3f} ({c:.3f})" for p, c in cells) + " |")
-
+        cos = [sum(c[v] for c, _ in per_seed) / len(per_seed) for v in VARIANTS]
+        fit = [[sum(f[k][j] for _, f in per_seed) / len(per_seed) for j in (0, 1)]
+               for k in KINDS]
+        print(f"| {a[1:]} -> {b[1:]} | " + " | ".join(f"{c:.3f}" for c in cos) + " | "
+              + " | ".join(f"{p:.3f} ({c:.3f})" for p, c in fit) + " |", flush=True)
 
 if __name__ == "__main__":
     main()
