@@ -88,5 +88,6 @@ def test_the_theseus_study_is_its_stated_186_runs():
     tuned = [i for i in ids if "method.optim.lrs=" in i]
     assert len(tuned) == 2 * 18 and all("method=full_ft" in i or "method=projections_ft" in i
                                         for i in tuned)
+    assert all("method.optim.lrs_extend=2" in i for i in tuned)  # every reference alike
     assert "data.objective=task,method.arm=transport,seed=2,widths=w256_w256" in ids
     assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in ids

@@ -42,6 +42,32 @@ def test_the_chosen_rate_is_the_runs_own_fixed_rate_result(run, arm):
     assert list(line.get_ydata()) == list(log[f"lr_{best:g}/train/loss"].dropna())
 
 
+def test_a_rate_grid_extends_past_its_top_while_the_top_wins(run):
+    # Two rates, the grid's top likely best after 4 steps; whatever the scores, the run must
+    # follow choose's rule over the same rates trained as runs of their own.
+    base = ["method=full_ft", "eval.retention=null", "eval.validation=true",
+            "trainer.max_steps=4"]
+    chosen, run_dir = run([*base, "method.optim.lrs=[1e-5,1e-4]", "method.optim.lrs_extend=1"])
+    fixed = {lr: run([*base, f"method.optim.lr={lr}"])[0]["val_target_ppl"]
+             for lr in (1e-5, 1e-4, 1e-3)}
+    tried = [1e-5, 1e-4, 1e-3] if fixed[1e-4] < fixed[1e-5] else [1e-5, 1e-4]
+    assert sorted(k for k in chosen if k.startswith("val_target_ppl_lr_")) == sorted(
+        f"val_target_ppl_lr_{lr:g}" for lr in tried)
+    for lr in tried:
+        assert chosen[f"val_target_ppl_lr_{lr:g}"] == fixed[lr]
+    assert chosen["lr"] == min(tried, key=fixed.__getitem__)
+    assert tried[-1] == 1e-3, "the top did not win: the extension was not exercised"
+
+
+def test_a_rate_grid_extension_needs_a_grid(run):
+    with pytest.raises(ConfigError, match=r"method.optim.lrs_extend=2 is invalid: expected 0 "
+                                          r"without method.optim.lrs \(it extends that grid"):
+        run(["method=full_ft", "method.optim.lrs_extend=2"])
+    with pytest.raises(ConfigError, match=r"method.optim.lrs_extend=-1 is invalid: expected an "
+                                          r"integer >= 0"):
+        run(["method=full_ft", "eval.validation=true", LRS, "method.optim.lrs_extend=-1"])
+
+
 def test_a_learning_rate_grid_needs_the_validation_split(run):
     with pytest.raises(ConfigError, match=r"eval.validation=False is invalid: expected true: "
                                           r"method.optim.lrs chooses the learning rate"):
@@ -64,7 +90,8 @@ def test_a_rate_grid_leaves_cache_keys_as_they_were():
     from transplant.methods.common import optim_key
 
     plain = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3"]))
-    gridded = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS]))
+    gridded = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS,
+                                     "method.optim.lrs_extend=2"]))
     assert plain == gridded == {"lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 5,
                                 "betas": [0.9, 0.999]}
 

@@ -98,6 +98,9 @@ class OptimConfig:
     # A grid: the run trains at each rate and keeps the one its validation split prefers
     # (replaces lr; the test splits are read once, at the chosen rate).
     lrs: list[float] | None = None
+    # While the grid's top rate wins, up to this many more at its last ratio (a short budget
+    # can prefer a rate past any grid set in advance; `lr_on_edge` says when it still does).
+    lrs_extend: int = 0
     weight_decay: float = 0.0
     warmup_steps: int = 0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
@@ -256,6 +259,10 @@ def check_shared(cfg: DictConfig, corpora: Collection[str],
               "a non-empty list of numbers > 0")
         check(cfg.eval.validation, "eval.validation", cfg.eval.validation,
               "true: method.optim.lrs chooses the learning rate on the validation split")
+    extend = cfg.method.optim.lrs_extend
+    check(extend >= 0, "method.optim.lrs_extend", extend, "an integer >= 0")
+    check(extend == 0 or lrs is not None, "method.optim.lrs_extend", extend,
+          "0 without method.optim.lrs (it extends that grid)")
     for key in ("data.validation_permille", "data.test_permille"):
         value = OmegaConf.select(cfg, key)
         check(0 <= value <= 500, key, value, "an integer in 0..500")

@@ -12,7 +12,7 @@ study=${1:-outputs/theseus_widths}
 common=(--grid "$(dirname "$0")/grid")
 # The references: fine-tuned at the rate chosen on validation, once those runs exist (the
 # grid's method.optim.lrs); until then the first references, at the fixed rate 1e-3.
-tuned='method.optim.lrs=[3e-4,1e-3,3e-3]'
+tuned='method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2'
 if compgen -G "$study/*method.optim.lrs=*" > /dev/null; then
   full="method=full_ft&$tuned" projections="method=projections_ft&$tuned"
 else

@@ -20,7 +20,7 @@ from transplant.results.records import read_study
 from transplant.results.report import paired_table, runs_of
 from transplant.results.stats import arm_columns, gap_recoveries, summarize
 
-TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]"
+TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2"
 WIDTH = re.compile(r"llama-(w\d+)-s0")
 
 

@@ -72,12 +72,13 @@ def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenize
 
 def optim_key(cfg: DictConfig) -> dict[str, Any]:
     """The optimiser settings a training result depends on, for cache keys and provenance:
-    the rate it trained at (`lr`), not a grid it was chosen from (`lrs`, which would also
-    re-key every entry built before the grid existed)."""
+    the rate it trained at (`lr`), not a grid it was chosen from (`lrs`, `lrs_extend`, which
+    would also re-key every entry built before the grid existed)."""
     from omegaconf import OmegaConf
 
     optim = OmegaConf.to_container(cfg.method.optim)
     optim.pop("lrs", None)
+    optim.pop("lrs_extend", None)
     return optim
 
 
@@ -160,8 +161,9 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
                  tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
                  ) -> tuple[nn.Module | None, Any, dict[str, Any]]:
     """`make(cfg)` -> (the model a config trains, whatever goes with it), at method.optim.lr;
-    or, with `method.optim.lrs`, made at each rate of that grid, each scored on the validation
-    split only, and the best kept (`choose`): the caller then reads the test splits once, at
+    or, with `method.optim.lrs`, made at each rate of that grid (extended past its top by up
+    to `lrs_extend` while the top wins), each scored on the validation split only, and the
+    best kept (`choose`): the caller then reads the test splits once, at
     the chosen rate. Returns the model, its companion and (with a grid) `lr`, its validation
     metrics, the curve (`val_target_ppl_lr_<lr>`) and `lr_on_edge`. Memory: the best model
     so far and the one being made.
@@ -196,7 +198,7 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
             kept.update(model=model, extra=extra, metric=val[metric], lr=lr)
         return val
 
-    lr, chosen = choose(list(lrs), score, cfg, "lr")
+    lr, chosen = choose(list(lrs), score, cfg, "lr", extend=cfg.method.optim.lrs_extend)
     if kept.get("lr") != lr:  # the earlier attempt's winner: made again for the test splits
         kept.clear()
         kept["model"], kept["extra"] = make(at(lr))
