@@ -213,9 +213,11 @@ def test_a_reference_arm_is_named_by_several_factors_or_by_one_left_unset():
     from transplant.results.report import runs_of
 
     df = pd.DataFrame({"run": ["f", "t", "z"], "method": ["full_ft", "full_ft", "zero_shot"],
-                       "method.optim.lrs": [None, "[3e-4,1e-3,3e-3]", None]})
+                       "method.optim.lrs": [None, "[0.0003,0.001,0.003]", None]})
+    # as a multirun sweep records the value, and as a user types it: one value
     tuned = runs_of(df, "method=full_ft&method.optim.lrs=[3e-4,1e-3,3e-3]", "--gap")
     assert tuned["run"].tolist() == ["t"]
+    assert runs_of(df, "method.optim.lrs=[0.0003,0.001,0.003]", "--gap")["run"].tolist() == ["t"]
     assert runs_of(df, "method=full_ft&method.optim.lrs=", "--gap")["run"].tolist() == ["f"]
     with pytest.raises(ValueError, match=r"--gap 'method=lora&seed=0': runs have no column "
                                          r"'seed'"):

@@ -189,6 +189,10 @@ def test_gap_recovery_takes_the_references_of_the_runs_own_model():
     out = gap_recoveries(runs, ["arm", "model"], ref.iloc[:2], ref.iloc[2:])
     # w1: halfway between 100 and 10 on the log scale; w2: still at its zero-shot 50.
     assert out["gap_recovery_ppl"].tolist() == pytest.approx([0.5, 0.0])
+    # mid-study, the fine-tuned reference only on w1: w2's run has no gap, not w1's bound
+    out = gap_recoveries(runs, ["arm", "model"], ref.iloc[:2], ref.iloc[2:3])
+    assert out["model"].tolist() == ["w1"]
+    assert out["gap_recovery_ppl"].tolist() == pytest.approx([0.5])
 
 
 def test_gap_recovery_takes_the_references_of_the_runs_own_objective():

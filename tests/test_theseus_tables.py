@@ -8,27 +8,32 @@ import sys
 from tests.conftest import REPO
 
 
-def test_tables_give_each_arms_gap_against_both_bounds_and_the_paired_ratio(tmp_path):
+def _record(study, identity, metrics):
+    d = study / ",".join(f"{k}={v}".replace("/", "-") for k, v in identity.items())
+    d.mkdir(parents=True)
+    (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+    ppl = metrics["target_ppl"]
+    (d / "metrics.json").write_text(json.dumps({**metrics, "target_nll": math.log(ppl),
+                                                "retention_ppl": 500.0}))
+
+
+ZERO, FULL, PROJ = {"w128": 1000.0, "w256": 800.0}, {"w128": 10.0, "w256": 8.0}, \
+    {"w128": 100.0, "w256": 80.0}  # projections-only closes half of the log gap
+
+
+def _study(tmp_path):
     study = tmp_path / "theseus_widths"
-
-    def record(identity, metrics):
-        d = study / ",".join(f"{k}={v}".replace("/", "-") for k, v in identity.items())
-        d.mkdir(parents=True)
-        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
-        ppl = metrics["target_ppl"]
-        (d / "metrics.json").write_text(json.dumps({**metrics, "target_nll": math.log(ppl),
-                                                    "retention_ppl": 500.0}))
-
-    zero, full, proj = {"w128": 1000.0, "w256": 800.0}, {"w128": 10.0, "w256": 8.0}, \
-        {"w128": 100.0, "w256": 80.0}  # projections-only closes half of the log gap
+    zero, full, proj = ZERO, FULL, PROJ
     for w in zero:
         model = f"zoo/llama-{w}-s0"
-        record({"data.objective": "lm", "method": "zero_shot", "model.name": model, "seed": "0"},
-               {"method": "zero_shot", "model": model, "target_ppl": zero[w]})
+        _record(study, {"data.objective": "lm", "method": "zero_shot", "model.name": model,
+                        "seed": "0"}, {"method": "zero_shot", "model": model,
+                                       "target_ppl": zero[w]})
         for seed in (0, 1):
             for method, ppl in (("full_ft", full[w]), ("projections_ft", proj[w])):
-                record({"data.objective": "lm", "method": method, "model.name": model,
-                        "seed": str(seed)}, {"method": method, "model": model, "target_ppl": ppl})
+                _record(study, {"data.objective": "lm", "method": method, "model.name": model,
+                                "seed": str(seed)},
+                        {"method": method, "model": model, "target_ppl": ppl})
     for pair, w in (("w128_w256", "w256"), ("w256_w128", "w128")):
         # the random control on one pair only, as mid-study
         for arm, share in (("naive", 0.1), ("random", 0.2), ("transport", 0.3)):
@@ -36,11 +41,21 @@ def test_tables_give_each_arms_gap_against_both_bounds_and_the_paired_ratio(tmp_
                 continue
             for seed in (0, 1):  # a known share of the log gap to full fine-tuning
                 ppl = zero[w] * (full[w] / zero[w]) ** (share + 0.02 * seed)
-                record({"data.objective": "lm", "method.arm": arm, "seed": str(seed),
-                        "widths": pair}, {"method": "theseus", "model": f"zoo/llama-{w}-s0",
-                                          "target_ppl": ppl, "alpha": 2.0 ** seed})
-    out = subprocess.run([sys.executable, "experiments/theseus/tables.py", str(study)],
-                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+                _record(study, {"data.objective": "lm", "method.arm": arm, "seed": str(seed),
+                                "widths": pair},
+                        {"method": "theseus", "model": f"zoo/llama-{w}-s0", "target_ppl": ppl,
+                         "alpha": 2.0 ** seed})
+    return study
+
+
+def _tables(study, *args):
+    return subprocess.run([sys.executable, "experiments/theseus/tables.py", str(study), *args],
+                          cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+
+def test_tables_give_each_arms_gap_against_both_bounds_and_the_paired_ratio(tmp_path):
+    study = _study(tmp_path)
+    out = _tables(study)
     w128 = [line for line in out.splitlines() if line.startswith("| w128 | ")][0]
     assert w128.startswith("| w128 | 1,000 | 10 [10, 10] | 100 [100, 100] | "
                                       "0.500 [0.500, 0.500] | 500 / 500 / 500 |")
@@ -60,3 +75,32 @@ def test_tables_give_each_arms_gap_against_both_bounds_and_the_paired_ratio(tmp_
                          "500 / 500 / 500"]
     other = [line for line in out.splitlines() if line.startswith("| 256 -> 128 | ")][0]
     assert " |  |  | " in other and other.endswith(" | 500 / - / 500 |")  # no random run
+
+
+def test_tuned_references_replace_the_fixed_rate_ones_width_by_width(tmp_path):
+    # Mid-study: full fine-tuning at the rate chosen on validation exists for w128 only.
+    study = _study(tmp_path)
+    model = "zoo/llama-w128-s0"
+    for seed in (0, 1):
+        _record(study, {"data.objective": "lm", "method": "full_ft", "method.optim.lrs":
+                        "[0.0003,0.001,0.003]", "method.optim.lrs_extend": "2",
+                        "model.name": model, "seed": str(seed)},
+                {"method": "full_ft", "model": model, "target_ppl": 1.0, "lr": 0.009})
+    out = _tables(study)
+    assert out.splitlines()[0].endswith("references: rate chosen on validation")
+    rows = {line.split(" | ")[0]: line for line in out.splitlines()}
+    # w128's bound is the tuned one (1, rate 0.009 at both seeds); w256 has none yet
+    assert rows["| w128"].startswith("| w128 | 1,000 | 1 [1, 1] |  |  | ")
+    assert rows["| w128"].endswith(" | 0.009, 0.009; - |")
+    assert rows["| w256"].startswith("| w256 | 800 |  |  |  | ")
+    # 256 -> 128 transport at 0.3 (+0.02 seed) of the log gap 1000 -> 10: of 1000 -> 1, 2/3 of
+    # that; 128 -> 256 has no tuned bound: blank, not w128's
+    gap = [line for line in out.splitlines() if line.startswith("| 256 -> 128 | ")][-1]
+    assert gap.removesuffix(" |").split(" | ")[-2].startswith(f"{0.31 * 2 / 3:.3f} [")
+    assert [line for line in out.splitlines()
+            if line.startswith("| 128 -> 256 | ")][-1] == "| 128 -> 256 |" + "  |" * 6
+    # --references fixed: the fixed-rate bound, as before the tuned runs
+    fixed = _tables(study, "--references", "fixed")
+    assert fixed.splitlines()[0].endswith("references: rate 1e-3")
+    assert [line for line in fixed.splitlines() if line.startswith("| w128 | ")][0].startswith(
+        "| w128 | 1,000 | 10 [10, 10] | 100 [100, 100] | 0.500 [0.500, 0.500] |")

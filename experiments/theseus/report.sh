@@ -10,15 +10,20 @@ set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
 study=${1:-outputs/theseus_widths}
 common=(--grid "$(dirname "$0")/grid")
-# The references: fine-tuned at the rate chosen on validation, once those runs exist (the
-# grid's method.optim.lrs); until then the first references, at the fixed rate 1e-3.
+# The references: fine-tuned at the rate chosen on validation (the grid's method.optim.lrs),
+# once that method has such runs; until then the first references, at the fixed rate 1e-3.
 tuned='method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2'
-if compgen -G "$study/*method.optim.lrs=*" > /dev/null; then
-  full="method=full_ft&$tuned" projections="method=projections_ft&$tuned"
-else
-  echo "report.sh: no tuned reference yet: gaps against the references at rate 1e-3"
-  full="method=full_ft" projections="method=projections_ft"
-fi
+reference() {
+  if compgen -G "$study/*method=$1,method.optim.lrs=*" > /dev/null; then
+    echo "method=$1&$tuned"
+  else
+    echo "report.sh: no tuned $1 run yet: gaps against $1 at rate 1e-3" >&2
+    # (the fixed-rate runs leave the grid unset, once any run has one)
+    compgen -G "$study/*method.optim.lrs=*" > /dev/null && echo "method=$1&method.optim.lrs=" \
+      || echo "method=$1"
+  fi
+}
+full=$(reference full_ft) projections=$(reference projections_ft)
 $R "$study" "${common[@]}" --gap method=zero_shot "$full" --html
 $R "$study" "${common[@]}" --gap method=zero_shot "$projections" \
     --out "$study/_report_projections"

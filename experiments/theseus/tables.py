@@ -5,7 +5,8 @@ report.sh computes them (the same intervals, the same pairing), in the README's 
 
 References per target width, carried arms per width pair (alpha chosen per seed, transport
 paired with naive), and gap recovery against full and projections-only fine-tuning. The
-references are the tuned ones (method.optim.lrs) once the study has them, as in report.sh.
+references are the tuned ones (method.optim.lrs) once the study has any, as in report.sh
+(`--references fixed`: those at the fixed rate 1e-3); a width they have not reached is blank.
 """
 
 from __future__ import annotations
@@ -40,35 +41,58 @@ def three_decimals(text: str) -> str:
     return re.sub(r"\d+\.\d+", lambda m: f"{float(m.group()):.3f}", text)
 
 
-def tables(study: Path, objective: str) -> str:
+def references(df: pd.DataFrame, method: str, tuned: bool) -> pd.DataFrame:
+    """The runs of one reference arm: at the rate chosen on validation (the grid TUNED) or at
+    the fixed rate (no grid); none (empty) while the study has not run them."""
+    if tuned:
+        has_grid = "method.optim.lrs_extend" in df
+        return runs_of(df, f"method={method}&{TUNED}", "--gap") if has_grid and (
+            (df["method"] == method) & df["method.optim.lrs_extend"].notna()).any() \
+            else df.iloc[:0]
+    fixed = f"method={method}" + ("&method.optim.lrs=" if "method.optim.lrs" in df else "")
+    return runs_of(df, fixed, "--gap")
+
+
+def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
+    """The README's tables; `tuned`: gaps against the references at the rate chosen on
+    validation (None: once the study has any), else against those at the fixed rate 1e-3."""
     records = read_study(study)
     df = records.done[records.done["data.objective"] == objective]
     arms = arm_columns(df, records.identity)
-    tuned = "method.optim.lrs" in df and df["method.optim.lrs"].notna().any()
-    refs = {m: f"method={m}" + (f"&{TUNED}" if tuned else "")
-            for m in ("full_ft", "projections_ft")}
+    if tuned is None:
+        tuned = "method.optim.lrs_extend" in df and df["method.optim.lrs_extend"].notna().any()
     zero = runs_of(df, "method=zero_shot", "--gap")
-    ref_runs = {m: runs_of(df, r, "--gap") for m, r in refs.items()}
+    ref_runs = {m: references(df, m, tuned) for m in ("full_ft", "projections_ft")}
     out = [f"{len(df)} finished {objective} runs; references: "
            f"{'rate chosen on validation' if tuned else 'rate 1e-3'}", ""]
 
-    # References per target width
+    # References per target width (a width the tuned references have not reached: blank)
     per = {"zero_shot": zero, **ref_runs}
     stats = {m: summarize(r, ["target_ppl", "retention_ppl"], ["model.name"]).set_index(
-        "model.name") for m, r in per.items()}
+        "model.name") if not r.empty else pd.DataFrame() for m, r in per.items()}
     bound = gap_recoveries(pd.concat([zero, ref_runs["projections_ft"]]), ["model.name"],
                            zero, ref_runs["full_ft"])
-    bound = summarize(bound, ["gap_recovery_ppl"], ["model.name"]).set_index("model.name")
+    bound = summarize(bound, ["gap_recovery_ppl"], ["model.name"]).set_index(
+        "model.name") if not bound.empty else pd.DataFrame()
+    rates = {m: r.sort_values("seed").groupby("model.name")["lr"].agg(
+        lambda a: ", ".join(f"{x:g}" for x in a)) for m, r in ref_runs.items() if tuned}
+
+    def ref_cell(table: pd.DataFrame, model: str, metric: str, fmt: str) -> str:
+        return cell(table.loc[model], metric, fmt) if model in table.index else ""
+
     out += ["| target | zero-shot | full fine-tuning | projections only | projections-only's "
-            "gap recovery | retention: zero-shot / full / projections |",
-            "|---|---:|---:|---:|---:|---|"]
+            "gap recovery | retention: zero-shot / full / projections |"
+            + (" rates chosen: full; projections |" if tuned else ""),
+            "|---|---:|---:|---:|---:|---|" + ("---|" if tuned else "")]
     for model in sorted(stats["zero_shot"].index, key=lambda m: int(WIDTH.search(m)[1][1:])):
-        s = {m: stats[m].loc[model] for m in stats}
-        retention = " / ".join(f"{s[m]['retention_ppl_mean']:,.0f}" for m in stats)
-        out.append(f"| {WIDTH.search(model)[1]} | {cell(s['zero_shot'], 'target_ppl', '{:,.0f}')}"
-                   f" | {cell(s['full_ft'], 'target_ppl', '{:,.0f}')}"
-                   f" | {cell(s['projections_ft'], 'target_ppl', '{:,.0f}')}"
-                   f" | {cell(bound.loc[model], 'gap_recovery_ppl', '{:.3f}')} | {retention} |")
+        retention = " / ".join(f"{stats[m].loc[model, 'retention_ppl_mean']:,.0f}"
+                               if model in stats[m].index else "-" for m in stats)
+        line = (f"| {WIDTH.search(model)[1]} | "
+                + " | ".join(ref_cell(stats[m], model, "target_ppl", "{:,.0f}") for m in stats)
+                + f" | {ref_cell(bound, model, 'gap_recovery_ppl', '{:.3f}')} | {retention} |")
+        if tuned:
+            line += " " + "; ".join(rates[m].get(model, "-") for m in rates) + " |"
+        out.append(line)
 
     # Carried arms per pair
     carried = df[df["method.arm"].notna()]
@@ -103,9 +127,16 @@ def tables(study: Path, objective: str) -> str:
         out.append(f"| {pair_name(widths)} | " + " | ".join(row) + f" | {retention} |")
 
     # Gap recovery against both bounds, every carried arm
-    gaps = {m: summarize(gap_recoveries(df, arms, zero, r).dropna(subset=["widths"]),
-                         ["gap_recovery_ppl"], ["widths", "method.arm"])
-            .set_index(["widths", "method.arm"]) for m, r in ref_runs.items()}
+    def gap(ref: pd.DataFrame) -> pd.DataFrame:
+        per_run = gap_recoveries(df, arms, zero, ref) if not ref.empty else pd.DataFrame()
+        if "widths" in per_run:
+            per_run = per_run.dropna(subset=["widths"])
+        if per_run.empty:  # no carried run has its reference yet
+            return pd.DataFrame()
+        return summarize(per_run, ["gap_recovery_ppl"], ["widths", "method.arm"]).set_index(
+            ["widths", "method.arm"])
+
+    gaps = {m: gap(r) for m, r in ref_runs.items()}
     arm_names = sorted(carried["method.arm"].unique())
     out += ["", "| pair | " + " | ".join(f"{a} / full | {a} / projections only"
                                          for a in arm_names) + " |",
@@ -125,8 +156,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", nargs="?", default="outputs/theseus_widths", type=Path)
     parser.add_argument("--objective", default="lm", choices=("lm", "task"))
+    parser.add_argument("--references", choices=("tuned", "fixed"), default=None,
+                        help="the gaps' references: at the rate chosen on validation, or at "
+                             "the fixed rate 1e-3 (default: tuned once the study has any)")
     args = parser.parse_args()
-    print(tables(args.study, args.objective))
+    tuned = None if args.references is None else args.references == "tuned"
+    print(tables(args.study, args.objective, tuned))
 
 
 if __name__ == "__main__":

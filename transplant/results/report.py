@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from pathlib import Path
@@ -115,15 +116,33 @@ def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return interval_table(df, [m for m in SUMMARY if m in df], arms)
 
 
+@functools.cache
+def _override_value(key: str, text: str) -> object:
+    """An override's value as Hydra parses it: `[3e-4,1e-3]` and the `[0.0003,0.001]` a
+    multirun sweep records are one value. Text Hydra cannot parse stays text."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_override(f"{key}={text}").value()
+    except Exception:  # Hydra's OverrideParseException: not an override value
+        return text
+
+
 def runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
     """The runs of `key=value` (several joined by '&': `method=full_ft&method.optim.lrs=[...]`;
-    an empty value: the runs that leave the key unset)."""
+    an empty value: the runs that leave the key unset), values compared as Hydra parses
+    them."""
     runs = df
     for condition in arm.split("&"):
         key, _, value = condition.partition("=")
         if key not in df:
             raise ValueError(f"{flag} {arm!r}: runs have no column {key!r}")
-        runs = runs[runs[key].isna() if value == "" else runs[key].astype(str) == value]
+        if value == "":
+            runs = runs[runs[key].isna()]
+            continue
+        wanted = _override_value(key, value)
+        same = [not pd.isna(v) and _override_value(key, str(v)) == wanted for v in runs[key]]
+        runs = runs[same]
     if runs.empty:
         raise ValueError(f"{flag} {arm!r}: no finished run has {arm.replace('&', ' and ')}")
     return runs

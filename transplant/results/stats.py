@@ -235,9 +235,13 @@ def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
     the two references apart (method), at the same seed (or their only run)."""
     exclude = {a for a in arms if a in target and a in donor
                and set(target[a].astype(str)) != set(donor[a].astype(str))}
+    # A model either reference ran on is matched exactly (a width the fine-tuned reference has
+    # not reached yet has none, not another width's); a model neither ran on (a grown model)
+    # takes the references' only model.
+    known = {m for ref in (target, donor) if "model" in ref for m in ref["model"].dropna()}
 
     def reference(ref: pd.DataFrame, run: pd.Series) -> pd.Series | None:
-        if "model" in ref and ref["model"].nunique() > 1:
+        if "model" in ref and (run.get("model") in known or ref["model"].nunique() > 1):
             ref = ref[ref["model"] == run.get("model")]
         for a in arms:
             if a not in exclude and a in ref and not pd.isna(run.get(a)):
