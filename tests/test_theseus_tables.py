@@ -5,6 +5,8 @@ import math
 import subprocess
 import sys
 
+from scipy import stats
+
 from tests.conftest import REPO
 
 
@@ -12,9 +14,8 @@ def _record(study, identity, metrics):
     d = study / ",".join(f"{k}={v}".replace("/", "-") for k, v in identity.items())
     d.mkdir(parents=True)
     (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
-    ppl = metrics["target_ppl"]
-    (d / "metrics.json").write_text(json.dumps({**metrics, "target_nll": math.log(ppl),
-                                                "retention_ppl": 500.0}))
+    nll = {"target_nll": math.log(metrics["target_ppl"])} if "target_ppl" in metrics else {}
+    (d / "metrics.json").write_text(json.dumps({**metrics, **nll, "retention_ppl": 500.0}))
 
 
 ZERO, FULL, PROJ = {"w128": 1000.0, "w256": 800.0}, {"w128": 10.0, "w256": 8.0}, \
@@ -104,3 +105,43 @@ def test_tuned_references_replace_the_fixed_rate_ones_width_by_width(tmp_path):
     assert fixed.splitlines()[0].endswith("references: rate 1e-3")
     assert [line for line in fixed.splitlines() if line.startswith("| w128 | ")][0].startswith(
         "| w128 | 1,000 | 10 [10, 10] | 100 [100, 100] | 0.500 [0.500, 0.500] |")
+
+
+def test_the_task_tables_read_accuracy_its_gap_and_the_majority_class(tmp_path):
+    study = tmp_path / "theseus_widths"
+    grid = {"method.optim.lrs": "[0.0003,0.001,0.003]", "method.optim.lrs_extend": "2"}
+    zero, full, proj = {"w128": 0.5, "w256": 0.6}, {"w128": 0.9, "w256": 0.8}, \
+        {"w128": 0.7, "w256": 0.7}
+    for w in zero:
+        model = f"zoo/llama-{w}-s0"
+        _record(study, {"data.objective": "task", "method": "zero_shot", "model.name": model,
+                        "seed": "0"}, {"method": "zero_shot", "model": model,
+                                       "target_acc": zero[w], "target_majority_acc": 0.55})
+        for seed in (0, 1):
+            for method, acc in (("full_ft", full[w]), ("projections_ft", proj[w])):
+                _record(study, {"data.objective": "task", "method": method, **grid,
+                                "model.name": model, "seed": str(seed)},
+                        {"method": method, "model": model, "target_acc": acc, "lr": 0.003})
+    for arm, share in (("naive", 0.1), ("transport", 0.4)):
+        for seed in (0, 1):  # a known share of w256's accuracy gap 0.6 -> 0.8
+            _record(study, {"data.objective": "task", "method.arm": arm, "seed": str(seed),
+                            "widths": "w128_w256"},
+                    {"method": "theseus", "model": "zoo/llama-w256-s0", "alpha": 1.0,
+                     "target_acc": 0.6 + 0.2 * (share + 0.02 * seed)})
+    out = _tables(study, "--objective", "task")
+    assert out.splitlines()[0] == ("14 finished task runs; references: rate chosen on "
+                                   "validation; majority class: 0.550")
+    w256 = [line for line in out.splitlines() if line.startswith("| w256 | ")][0]
+    # projections-only closes half of w256's accuracy gap
+    assert w256 == ("| w256 | 0.600 | 0.800 [0.800, 0.800] | 0.700 [0.700, 0.700] | "
+                    "0.500 [0.500, 0.500] | 500 / 500 / 500 | 0.003, 0.003; 0.003, 0.003 |")
+    carried, gap = [line for line in out.splitlines() if line.startswith("| 128 -> 256 | ")]
+    assert "transport - naive, paired" in out
+    # two seeds 0.004 apart: a t-interval of half-width t(0.975, 1) * 0.002; transport beats
+    # naive by 0.2 * 0.3 accuracy at both seeds
+    half = stats.t.ppf(0.975, 1) * 0.002
+    assert carried == (f"| 128 -> 256 | 0.622 [{0.622 - half:.3f}, {0.622 + half:.3f}] | 1, 1 | "
+                       f"0.682 [{0.682 - half:.3f}, {0.682 + half:.3f}] | 1, 1 | "
+                       "+0.060 [+0.060, +0.060] (by seed) | 500 / 500 |")
+    cells = gap.removesuffix(" |").split(" | ")[1:]
+    assert [c.split(" [")[0] for c in cells] == ["0.110", "0.220", "0.410", "0.820"]

@@ -1,10 +1,11 @@
 """The README's result tables of the Theseus study, from its run records, computed as
 report.sh computes them (the same intervals, the same pairing), in the README's layout:
 
-    python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm]
+    python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm|task]
 
 References per target width, carried arms per width pair (alpha chosen per seed, transport
-paired with naive), and gap recovery against full and projections-only fine-tuning. The
+paired with naive), and gap recovery against full and projections-only fine-tuning: on test
+perplexity for language modelling, on test accuracy for the sentiment task. The
 references are the tuned ones (method.optim.lrs) once the study has any, as in report.sh
 (`--references fixed`: those at the fixed rate 1e-3); a width they have not reached is blank.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +25,26 @@ from transplant.results.stats import arm_columns, gap_recoveries, summarize
 
 TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2"
 WIDTH = re.compile(r"llama-(w\d+)-s0")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What an objective's tables read: the test metric, its format, its gap recovery and its
+    paired comparison (report.paired_table's column)."""
+    column: str
+    fmt: str
+    gap: str
+    paired: str
+    label: str
+    vs: str  # how the paired cell compares transport with a control
+
+
+METRICS = {
+    "lm": Metric("target_ppl", "{:,.0f}", "gap_recovery_ppl", "target ppl ratio", "test ppl",
+                 "/"),
+    "task": Metric("target_acc", "{:.3f}", "gap_recovery_acc", "target acc difference",
+                   "test acc", "-"),
+}
 
 
 def cell(row: pd.Series, metric: str, fmt: str) -> str:
@@ -59,20 +81,24 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
     records = read_study(study)
     df = records.done[records.done["data.objective"] == objective]
     arms = arm_columns(df, records.identity)
+    metric = METRICS[objective]
     if tuned is None:
         tuned = "method.optim.lrs_extend" in df and df["method.optim.lrs_extend"].notna().any()
     zero = runs_of(df, "method=zero_shot", "--gap")
     ref_runs = {m: references(df, m, tuned) for m in ("full_ft", "projections_ft")}
     out = [f"{len(df)} finished {objective} runs; references: "
            f"{'rate chosen on validation' if tuned else 'rate 1e-3'}", ""]
+    if "target_majority_acc" in zero and zero["target_majority_acc"].notna().any():
+        # the test split's, the same for every width: the line a classifier must clear
+        out[0] += f"; majority class: {zero['target_majority_acc'].max():.3f}"
 
     # References per target width (a width the tuned references have not reached: blank)
     per = {"zero_shot": zero, **ref_runs}
-    stats = {m: summarize(r, ["target_ppl", "retention_ppl"], ["model.name"]).set_index(
+    stats = {m: summarize(r, [metric.column, "retention_ppl"], ["model.name"]).set_index(
         "model.name") if not r.empty else pd.DataFrame() for m, r in per.items()}
     bound = gap_recoveries(pd.concat([zero, ref_runs["projections_ft"]]), ["model.name"],
                            zero, ref_runs["full_ft"])
-    bound = summarize(bound, ["gap_recovery_ppl"], ["model.name"]).set_index(
+    bound = summarize(bound, [metric.gap], ["model.name"]).set_index(
         "model.name") if not bound.empty else pd.DataFrame()
     rates = {m: r.sort_values("seed").groupby("model.name")["lr"].agg(
         lambda a: ", ".join(f"{x:g}" for x in a)) for m, r in ref_runs.items() if tuned}
@@ -88,8 +114,9 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
         retention = " / ".join(f"{stats[m].loc[model, 'retention_ppl_mean']:,.0f}"
                                if model in stats[m].index else "-" for m in stats)
         line = (f"| {WIDTH.search(model)[1]} | "
-                + " | ".join(ref_cell(stats[m], model, "target_ppl", "{:,.0f}") for m in stats)
-                + f" | {ref_cell(bound, model, 'gap_recovery_ppl', '{:.3f}')} | {retention} |")
+                + " | ".join(ref_cell(stats[m], model, metric.column, metric.fmt)
+                             for m in stats)
+                + f" | {ref_cell(bound, model, metric.gap, '{:.3f}')} | {retention} |")
         if tuned:
             line += " " + "; ".join(rates[m].get(model, "-") for m in rates) + " |"
         out.append(line)
@@ -97,7 +124,7 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
     # Carried arms per pair
     carried = df[df["method.arm"].notna()]
     cross = carried[carried["widths"].map(lambda w: len(set(w.split("_"))) == 2)]
-    s = summarize(cross, ["target_ppl", "retention_ppl"], ["widths", "method.arm"])
+    s = summarize(cross, [metric.column, "retention_ppl"], ["widths", "method.arm"])
     s = s.set_index(["widths", "method.arm"])
     alphas = (cross.sort_values("seed").groupby(["widths", "method.arm"])["alpha"]
               .agg(lambda a: ", ".join(f"{x:g}" for x in a)))
@@ -106,20 +133,20 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
     paired = {c: paired_table(study, df, arms, f"method.arm={c}")
               .set_index(["widths", "method.arm"]) for c in controls}
     out += ["", "| pair (source -> target) | "
-            + " | ".join(f"{a}: test ppl | alpha" for a in shown)
-            + "".join(f" | transport / {c}, paired" for c in controls)
+            + " | ".join(f"{a}: {metric.label} | alpha" for a in shown)
+            + "".join(f" | transport {metric.vs} {c}, paired" for c in controls)
             + f" | retention: {' / '.join(shown)} |",
             "|---|" + "---:|---|" * len(shown) + "---:|" * len(controls) + "---|"]
     for widths in sorted({w for w, _ in s.index}):
         if (widths, "transport") not in s.index:
             continue
-        row = [f"{cell(s.loc[(widths, a)], 'target_ppl', '{:,.0f}')} | {alphas[(widths, a)]}"
+        row = [f"{cell(s.loc[(widths, a)], metric.column, metric.fmt)} | {alphas[(widths, a)]}"
                if (widths, a) in s.index else " | " for a in shown]
         for c in controls:
             if (widths, "transport") in paired[c].index:
                 ratio = paired[c].loc[(widths, "transport")]
                 by_seed = " (by seed)" if "by seed" in ratio["target seeds x docs"] else ""
-                row.append(three_decimals(ratio["target ppl ratio"]) + by_seed)
+                row.append(three_decimals(ratio[metric.paired]) + by_seed)
             else:
                 row.append("")
         retention = " / ".join(f"{s.loc[(widths, a), 'retention_ppl_mean']:,.0f}"
@@ -133,7 +160,7 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
             per_run = per_run.dropna(subset=["widths"])
         if per_run.empty:  # no carried run has its reference yet
             return pd.DataFrame()
-        return summarize(per_run, ["gap_recovery_ppl"], ["widths", "method.arm"]).set_index(
+        return summarize(per_run, [metric.gap], ["widths", "method.arm"]).set_index(
             ["widths", "method.arm"])
 
     gaps = {m: gap(r) for m, r in ref_runs.items()}
@@ -146,7 +173,7 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
         for arm in arm_names:
             for m in ("full_ft", "projections_ft"):
                 g = gaps[m]
-                row.append(cell(g.loc[(widths, arm)], "gap_recovery_ppl", "{:.3f}")
+                row.append(cell(g.loc[(widths, arm)], metric.gap, "{:.3f}")
                            if (widths, arm) in g.index else "")
         out.append(f"| {pair_name(widths)} | " + " | ".join(row) + " |")
     return "\n".join(out)
