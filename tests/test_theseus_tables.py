@@ -145,3 +145,16 @@ def test_the_task_tables_read_accuracy_its_gap_and_the_majority_class(tmp_path):
                        "+0.060 [+0.060, +0.060] (by seed) | 500 / 500 |")
     cells = gap.removesuffix(" |").split(" | ")[1:]
     assert [c.split(" [")[0] for c in cells] == ["0.110", "0.220", "0.410", "0.820"]
+
+
+def test_references_without_carried_runs_give_the_reference_table_and_say_so(tmp_path):
+    study = tmp_path / "theseus_widths"
+    model = "zoo/llama-w128-s0"
+    _record(study, {"data.objective": "task", "method": "zero_shot", "model.name": model,
+                    "seed": "0"}, {"method": "zero_shot", "model": model, "target_acc": 0.44,
+                                   "target_majority_acc": 0.44})
+    out = _tables(study, "--objective", "task").splitlines()
+    assert out[0] == "1 finished task runs; references: rate 1e-3; majority class: 0.440"
+    assert out[-2:] == ["", "(no carried run has finished yet)"]
+    assert [line for line in out if line.startswith("| w128 | ")] == [
+        "| w128 | 0.440 |  |  |  | 500 / - / - |"]

@@ -66,6 +66,8 @@ def three_decimals(text: str) -> str:
 def references(df: pd.DataFrame, method: str, tuned: bool) -> pd.DataFrame:
     """The runs of one reference arm: at the rate chosen on validation (the grid TUNED) or at
     the fixed rate (no grid); none (empty) while the study has not run them."""
+    if not (df["method"] == method).any():
+        return df.iloc[:0]
     if tuned:
         has_grid = "method.optim.lrs_extend" in df
         return runs_of(df, f"method={method}&{TUNED}", "--gap") if has_grid and (
@@ -122,6 +124,8 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
         out.append(line)
 
     # Carried arms per pair
+    if "method.arm" not in df or df["method.arm"].isna().all():
+        return "\n".join(out + ["", "(no carried run has finished yet)"])
     carried = df[df["method.arm"].notna()]
     cross = carried[carried["widths"].map(lambda w: len(set(w.split("_"))) == 2)]
     s = summarize(cross, [metric.column, "retention_ppl"], ["widths", "method.arm"])
