@@ -81,13 +81,24 @@ def test_the_grow_study_is_every_arm_at_3_rates_and_3_seeds():
     assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids
 
 
-def test_the_theseus_study_is_its_stated_186_runs():
-    ids = expected_runs(read_grid(REPO / "experiments/theseus/grid"))
+def test_the_theseus_study_is_its_stated_102_plus_84_runs():
+    lm = expected_runs(read_grid(REPO / "experiments/theseus/grid"))
+    task = expected_runs(read_grid(REPO / "experiments/theseus/task.grid"))
     # per objective 84; language modelling keeps its 18 references at the fixed rate too
-    assert len(ids) == 2 * (3 + 9 + 9 + 6 * 2 * 3 + 3 * 3 + 6 * 3) + 18 == 186
-    tuned = [i for i in ids if "method.optim.lrs=" in i]
-    assert len(tuned) == 2 * 18 and all("method=full_ft" in i or "method=projections_ft" in i
-                                        for i in tuned)
-    assert all("method.optim.lrs_extend=2" in i for i in tuned)  # every reference alike
-    assert "data.objective=task,method.arm=transport,seed=2,widths=w256_w256" in ids
-    assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in ids
+    per_objective = 3 + 9 + 9 + 6 * 2 * 3 + 3 * 3 + 6 * 3
+    assert (len(lm), len(task)) == (per_objective + 18, per_objective) == (102, 84)
+    assert all("data.objective=lm" in i for i in lm)
+    points = [identity(p) for p in grid_points(read_grid(REPO / "experiments/theseus/task.grid"))]
+    assert all(p["data.objective"] == "task" and p["trainer.max_steps"] == "240" for p in points)
+    for ids, n in ((lm, 18), (task, 18)):
+        tuned = [i for i in ids if "method.optim.lrs=" in i]
+        assert len(tuned) == n and all("method=full_ft" in i or "method=projections_ft" in i
+                                       for i in tuned)
+        assert all("method.optim.lrs_extend=2" in i for i in tuned)  # every reference alike
+    assert "data.objective=task,method.arm=transport,seed=2,trainer.max_steps=240," \
+        "widths=w256_w256" in task
+    assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in lm
+    # every line of the task grid names its study (compose: a line's study= wins)
+    lines = read_grid(REPO / "experiments/theseus/task.grid")
+    assert all("study=theseus_task" in line.split() for line in lines)
+    assert compose_cfg(lines[0].split()).study == "theseus_task"

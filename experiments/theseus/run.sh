@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The Theseus study on any machine; relaunch to resume, then commit experiments/theseus/runs.
+# The Theseus study on any machine; relaunch to resume, then commit the archive (the runs/ folder).
+#   bash experiments/theseus/run.sh              the sentiment task: study theseus_task, task.grid,
+#                                                task_runs/ (open)
+#   THESEUS=lm bash experiments/theseus/run.sh   language modelling: study theseus_widths, grid,
+#                                                runs/ (complete)
 #  1. the zoo widths, built from their recipe unless this machine has them, and checked against
-#     the weights the archived runs read (zoo.sha256): new records must not mix with old ones
-#     made on other weights;
+#     the weights the half's archived runs read (zoo.sha256, zoo_lm.sha256): new records must not
+#     mix with old ones made on other weights;
 #  2. the archived runs restored, so the sweep skips them;
-#  3. the grid swept (experiments/theseus/grid), every finished run archived every 5 minutes
-#     and when the sweep ends or is stopped.
+#  3. the grid swept, every finished run archived every 5 minutes and when the sweep ends or is
+#     stopped.
 # Extra arguments are overrides for every launch (e.g. hydra/launcher=slurm).
 #   TRANSPLANT="python -m transplant" OUTPUTS=/scratch/outputs bash experiments/theseus/run.sh
 set -euo pipefail
@@ -13,16 +17,30 @@ here=$(cd "$(dirname "$0")" && pwd)
 T=${TRANSPLANT:-transplant}
 out=${OUTPUTS:-outputs}
 
+# The task's zoo is built with its floating-point arithmetic pinned (MKL's AVX2 code path with
+# conditional numerical reproducibility, PyTorch's AVX2 kernels, 2 threads), so that a machine
+# with another CPU rebuilds the same bytes: session 11's unpinned build, which the language-
+# modelling half read, was rebuilt byte for byte on one fresh machine (session 12) and not on
+# another (session 18).
+case ${THESEUS:-task} in
+  task) study=theseus_task grid=task.grid archive=task_runs hashes=zoo.sha256
+        build=(env MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+               OMP_NUM_THREADS=2 MKL_NUM_THREADS=2) ;;
+  lm) study=theseus_widths grid=grid archive=runs hashes=zoo_lm.sha256 build=() ;;
+  *) echo "run.sh: THESEUS=${THESEUS}: expected task or lm" >&2; exit 2 ;;
+esac
+
 # The zoo's key holds no evaluation setting: a study of its own with short scoring builds the
 # same weights in half the zoo study's time.
 # shellcheck disable=SC2086  # T is a command with its arguments
-$T -m experiment=zoo seed=0 study=zoo_build eval.max_tokens=1024 paths.outputs="$out" "$@" \
-    </dev/null
-if ! (cd "$out/cache/zoo" && sha256sum --quiet -c "$here/zoo.sha256"); then
-  echo "run.sh: the zoo in $out/cache/zoo differs from the one the archived runs read" \
-       "($here/zoo.sha256); resuming would mix weights. Stopped." >&2
+"${build[@]}" $T -m experiment=zoo seed=0 study=zoo_build eval.max_tokens=1024 \
+    paths.outputs="$out" "$@" </dev/null
+if ! (cd "$out/cache/zoo" && sha256sum --quiet -c "$here/$hashes"); then
+  echo "run.sh: the zoo in $out/cache/zoo differs from the one the archived runs of" \
+       "$study read ($here/$hashes); resuming would mix weights. Stopped. (Another half's" \
+       "zoo? Move $out/cache/zoo and $out/zoo_build aside to build this one.)" >&2
   exit 1
 fi
 
-ARCHIVE_DOCS=0 TRANSPLANT=$T bash "$here/../archived.sh" "$out/theseus_widths" "$here/runs" \
-    bash "$here/../sweep.sh" "$here/grid" paths.outputs="$out" "$@"
+ARCHIVE_DOCS=0 TRANSPLANT=$T bash "$here/../archived.sh" "$out/$study" "$here/$archive" \
+    bash "$here/../sweep.sh" "$here/$grid" paths.outputs="$out" "$@"

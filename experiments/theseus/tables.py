@@ -2,6 +2,7 @@
 report.sh computes them (the same intervals, the same pairing), in the README's layout:
 
     python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm|task]
+    python experiments/theseus/tables.py outputs/theseus_task --objective task
 
 References per target width, carried arms per width pair (alpha chosen per seed, transport
 paired with naive), and gap recovery against full and projections-only fine-tuning: on test
