@@ -95,8 +95,9 @@ def test_the_theseus_study_is_its_stated_102_plus_84_runs():
         assert len(tuned) == n and all("method=full_ft" in i or "method=projections_ft" in i
                                        for i in tuned)
         assert all("method.optim.lrs_extend=2" in i for i in tuned)  # every reference alike
-    assert "data.objective=task,method.arm=transport,seed=2,trainer.max_steps=240," \
-        "widths=w256_w256" in task
+    assert {"data.objective": "task", "method.alphas": "[0.0625,0.125,0.25,0.5,1,2,4,8]",
+            "method.arm": "transport", "seed": "2", "trainer.max_steps": "240",
+            "widths": "w256_w256"} in points
     assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in lm
     # every line of the task grid names its study (compose: a line's study= wins)
     lines = read_grid(REPO / "experiments/theseus/task.grid")
