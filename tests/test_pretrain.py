@@ -61,6 +61,29 @@ def test_a_done_pretrain_run_whose_zoo_model_is_gone_rebuilds_it(run, tmp_path):
     assert again["target_ppl"] == metrics["target_ppl"]
 
 
+def test_a_done_pretrain_run_whose_zoo_model_has_other_bytes_scores_them_again(run, tmp_path):
+    """Another machine's rebuild (other floating-point kernels) puts other weights under the
+    same key: the restored record no longer describes the model there, so the run scores it
+    again."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    metrics, _ = run([*TINY, "method.recipe.name=z1"])
+    weights = tmp_path / "out" / "cache" / "zoo" / "z1" / "model.safetensors"
+    assert metrics["product_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert run([*TINY, "method.recipe.name=z1"])[0] is None  # the same file: skipped
+    tensors = load_file(weights)
+    name = next(k for k in tensors if k.endswith("mlp.down_proj.weight"))
+    tensors[name] = tensors[name] * 1.5  # another build's bytes, same key
+    save_file(tensors, weights, metadata={"format": "pt"})
+    again, _ = run([*TINY, "method.recipe.name=z1"])
+    assert again is not None and again["reused"] is True  # scored again, not rebuilt
+    assert again["product_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert again["target_ppl"] != metrics["target_ppl"]
+    assert run([*TINY, "method.recipe.name=z1"])[0] is None  # the record matches again
+
+
 def test_continued_pretraining_starts_from_the_init_models_weights(run, tmp_path,
                                                                   monkeypatch):
     # From tiny_llama (seed 0): the zoo entry has its shape and tokenizer, not the recipe's,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -25,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from transplant.atomic import read_json
 from transplant.claim import claim, holder
 from transplant.config import ConfigError, register_schema
 from transplant.methods import METHODS, register_method_schemas
@@ -59,14 +61,40 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
 
 
 def _finished(cfg: DictConfig, record: RunRecord) -> bool:
-    """Done, not forced, and its product (if its method makes one) still there to read."""
+    """Done, not forced, and its product (if its method makes one) still there to read, the
+    very file the run scored: a cache rebuilt on another machine can hold other bytes under
+    the same key (floating-point kernels differ between CPUs), and the record would then
+    describe weights that are not there."""
     if not record.is_done() or cfg.force:
         return False
     product = METHODS[cfg.method.name].product
-    if product is not None and not product(cfg).exists():
-        log.info("rerun %s: done, but %s is gone", record.dir, product(cfg).parent)
+    if product is None:
+        return True
+    path = product(cfg)
+    if not path.exists():
+        log.info("rerun %s: done, but %s is gone", record.dir, path.parent)
+        return False
+    scored = read_json(record.metrics_path).get("product_sha256")
+    if scored is not None and scored != (now := file_sha256(path)):
+        log.info("rerun %s: done, but %s is not the file it scored (sha256 %s..., the record "
+                 "says %s...)", record.dir, path, now[:12], scored[:12])
         return False
     return True
+
+
+def file_sha256(path: Path) -> str:
+    """What `sha256sum` prints for the file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _product_hash(cfg: DictConfig) -> dict[str, str]:
+    """`product_sha256`: the file a method's product is, as this run scored it."""
+    product = METHODS[cfg.method.name].product
+    return {"product_sha256": file_sha256(product(cfg))} if product is not None else {}
 
 
 def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
@@ -97,7 +125,7 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
                    **metrics, **memory.as_metrics(), "wall_s": time.time() - start,
-                   **provenance()}
+                   **_product_hash(cfg), **provenance()}
     except Preempted as e:  # a checkpoint is saved; the requeued job (or a relaunch) resumes
         record.preempt(str(e))
         finish_logger(logger, {}, ok=False)

@@ -17,15 +17,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 T=${TRANSPLANT:-transplant}
 out=${OUTPUTS:-outputs}
 
-# The task's zoo is built with its floating-point arithmetic pinned (MKL's AVX2 code path with
-# conditional numerical reproducibility, PyTorch's AVX2 kernels, 2 threads), so that a machine
-# with another CPU rebuilds the same bytes: session 11's unpinned build, which the language-
-# modelling half read, was rebuilt byte for byte on one fresh machine (session 12) and not on
-# another (session 18).
+# The task's zoo is built with its arithmetic pinned (../pinned.sh): session 11's unpinned
+# build, which the language-modelling half read, did not rebuild byte for byte on every machine.
+source "$here/../pinned.sh"
 case ${THESEUS:-task} in
   task) study=theseus_task grid=task.grid archive=task_runs hashes=zoo.sha256
-        build=(env MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
-               OMP_NUM_THREADS=2 MKL_NUM_THREADS=2) ;;
+        build=("${pinned[@]}") ;;
   lm) study=theseus_widths grid=grid archive=runs hashes=zoo_lm.sha256 build=() ;;
   *) echo "run.sh: THESEUS=${THESEUS}: expected task or lm" >&2; exit 2 ;;
 esac

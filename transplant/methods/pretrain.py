@@ -145,7 +145,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 def zoo_model(cfg: DictConfig) -> Path:
-    return zoo_dir(cfg.paths.cache) / cfg.method.recipe.name / "key.json"
+    """The weights file of the zoo model a run builds (or reuses)."""
+    return zoo_dir(cfg.paths.cache) / cfg.method.recipe.name / "model.safetensors"
 
 
 METHOD = Method("pretrain", PretrainConfig, run, check_recipe, needs_model=False,
