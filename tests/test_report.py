@@ -171,6 +171,34 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     assert plot(spread=2.0).get_xscale() == "linear"
 
 
+def test_a_task_study_reads_its_frontier_on_accuracy(tmp_path):
+    # A study on a labelled task alone has no target perplexity: its frontier is accuracy
+    # (higher: learned more) against retention, in the table and the figure.
+    from transplant.results.plots import frontier
+    from transplant.results.report import write_report
+
+    rows = [("a", 0, 0.5, 400.0), ("a", 1, 0.6, 500.0), ("b", 0, 0.7, 9000.0),
+            ("b", 1, 0.7, 11000.0)]
+    for arm, seed, acc, retention in rows:
+        d = tmp_path / "st" / f"method={arm},seed={seed}"
+        d.mkdir(parents=True)
+        identity = {"method": arm, "seed": str(seed)}
+        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+        (d / "metrics.json").write_text(json.dumps({"method": arm, "seed": seed,
+                                                    "target_acc": acc,
+                                                    "retention_ppl": retention}))
+    write_report(tmp_path / "st", tmp_path / "out", html=True)
+    md = (tmp_path / "out" / "report.md").read_text()
+    section = md[md.index("## Frontier"):].split("\n## ")[0]
+    assert "target_acc" in section and "| 0.55 [" in section
+    assert (tmp_path / "out" / "figures" / "frontier.png").exists()
+    ax = frontier(pd.DataFrame([{"method": a, "seed": s, "target_acc": x, "retention_ppl": r}
+                                for a, s, x, r in rows]), ["method"]).axes[0]
+    assert [round(c.lines[0].get_xdata()[0], 6) for c in ax.containers] == [0.55, 0.7]
+    assert ax.get_xlabel().endswith("(higher: learned more)") and ax.get_xscale() == "linear"
+    assert ax.get_yscale() == "log"  # retention spread 450 -> 10,000
+
+
 def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, monkeypatch):
     # Theseus-shaped: references per target width (model), carried arms per width pair.
     from transplant.results import plots

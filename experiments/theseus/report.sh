@@ -14,11 +14,14 @@ grid=grid
 [[ $(basename "$study") == theseus_task ]] && grid=task.grid
 common=(--grid "$(dirname "$0")/$grid")
 # The references: fine-tuned at the rate chosen on validation (the grid's method.optim.lrs),
-# once that method has such runs; until then the first references, at the fixed rate 1e-3.
+# once that method has such runs; until then the first references, at the fixed rate 1e-3;
+# none (the page is skipped) while the study has no run of that method.
 tuned='method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2'
 reference() {
   if compgen -G "$study/*method=$1,method.optim.lrs=*" > /dev/null; then
     echo "method=$1&$tuned"
+  elif ! compgen -G "$study/*method=$1,*" > /dev/null; then
+    echo "report.sh: no $1 run yet: no gaps against it" >&2
   else
     echo "report.sh: no tuned $1 run yet: gaps against $1 at rate 1e-3" >&2
     # (the fixed-rate runs leave the grid unset, once any run has one)
@@ -27,8 +30,12 @@ reference() {
   fi
 }
 full=$(reference full_ft) projections=$(reference projections_ft)
-$R "$study" "${common[@]}" --gap method=zero_shot "$full" --html
-$R "$study" "${common[@]}" --gap method=zero_shot "$projections" \
+if [[ -n $full ]]; then
+  $R "$study" "${common[@]}" --gap method=zero_shot "$full" --html
+else
+  $R "$study" "${common[@]}" --html
+fi
+[[ -n $projections ]] && $R "$study" "${common[@]}" --gap method=zero_shot "$projections" \
     --out "$study/_report_projections"
 # Each carried arm against the naive and the random control of its own pair, objective and
 # seed (paired by seed: the archive keeps no per-document scores).

@@ -151,27 +151,39 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
     return fig
 
 
+def frontier_target(df: pd.DataFrame) -> str | None:
+    """What a frontier reads learning by: target perplexity, or a task's accuracy where the
+    runs have no perplexity (a study on a labelled task alone); None: neither."""
+    return next((m for m in ("target_ppl", "target_acc") if m in df and df[m].notna().any()),
+                None)
+
+
 def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
-    """Target against retention test perplexity: learning (left) and forgetting (down)."""
-    summary = summarize(df, ["target_ppl", "retention_ppl"], arms)
+    """Target (perplexity, or a task's accuracy) against retention test perplexity: learning
+    (left, or right for accuracy) and forgetting (down)."""
+    target = frontier_target(df)
+    assert target is not None, "a frontier needs target_ppl or target_acc"
+    summary = summarize(df, [target, "retention_ppl"], arms)
     many = len(summary) > 6  # the legend goes beside the axes, where it hides no point
     fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
     numbered = len(summary) > 10  # colours repeat: each point also carries its legend number
     for i, (_, row) in enumerate(summary.iterrows()):
         # Past the colour cycle's 10, another marker: no two arms look alike.
-        x, y = row["target_ppl_mean"], row["retention_ppl_mean"]
-        ax.errorbar(x, y, xerr=_half(row, "target_ppl"), yerr=_half(row, "retention_ppl"),
+        x, y = row[f"{target}_mean"], row["retention_ppl_mean"]
+        ax.errorbar(x, y, xerr=_half(row, target), yerr=_half(row, "retention_ppl"),
                     fmt=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", capsize=3,
                     label=f"{i + 1}: {_arm_name(row, arms)}" if numbered
                     else _arm_name(row, arms))
         if numbered and not (pd.isna(x) or pd.isna(y)):
             ax.annotate(str(i + 1), (x, y), xytext=(3, 3), textcoords="offset points",
                         fontsize=6, color=f"C{i % 10}")
-    for axis, metric in ((ax.xaxis, "target_ppl"), (ax.yaxis, "retention_ppl")):
+    for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
         values = summary[f"{metric}_mean"].dropna()
-        if len(values) and values.min() > 0 and values.max() / values.min() > 4:
+        if metric.endswith("_ppl") and len(values) and values.min() > 0 \
+                and values.max() / values.min() > 4:
             _log_scale(ax, axis)  # perplexities spread over orders: ratios read evenly
-    ax.set_xlabel(f"{label('target_ppl')} (lower: learned more)")
+    better = "lower" if target == "target_ppl" else "higher"
+    ax.set_xlabel(f"{label(target)} ({better}: learned more)")
     ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
     ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
     if many:

@@ -267,11 +267,11 @@ def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
 
 def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | None
                    ) -> pd.DataFrame:
-    """Target and retention test perplexity for every arm and value of `param` (descriptive:
-    nothing is chosen from it)."""
+    """Target test perplexity (or a task's accuracy, plots.frontier_target) and retention test
+    perplexity for every arm and value of `param` (descriptive: nothing is chosen from it)."""
     arms = arm_columns(df, identity, exclude=(param,) if param else ())
     keys = [*arms, param] if param and param in df else arms
-    return interval_table(df, ["target_ppl", "retention_ppl"], keys)
+    return interval_table(df, [plots.frontier_target(df), "retention_ppl"], keys)
 
 
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
@@ -324,12 +324,13 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                     text="Each arm's mean against the control's draws sharing its other "
                          "factors: their mean [min, max] and the one-sided rank p-value "
                          "(1 + draws at least as good) / (1 + draws)."))
-        two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any()
+        two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any() \
+            and plots.frontier_target(df) is not None
         if two_domains:
             sections.append(Section("Frontier", frontier_table(df, identity, select_param),
                                     text="Every arm and value (descriptive: nothing is "
-                                         "chosen from test numbers). Test perplexity, mean "
-                                         "[95% t-interval]."))
+                                         "chosen from test numbers). Test perplexity (or "
+                                         "accuracy), mean [95% t-interval]."))
         if plots_dir is not None:
             sections += _figures(study_dir, df, identity, chosen, arms, select_param,
                                  two_domains, plots_dir, gap, gapped)
