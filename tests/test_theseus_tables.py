@@ -153,7 +153,7 @@ def test_references_without_carried_runs_give_the_reference_table_and_say_so(tmp
     _record(study, {"data.objective": "task", "method": "zero_shot", "model.name": model,
                     "seed": "0"}, {"method": "zero_shot", "model": model, "target_acc": 0.44,
                                    "target_majority_acc": 0.44})
-    out = _tables(study, "--objective", "task").splitlines()
+    out = _tables(study).splitlines()  # the study's one objective, without --objective
     assert out[0] == "1 finished task runs; references: rate 1e-3; majority class: 0.440"
     assert out[-2:] == ["", "(no carried run has finished yet)"]
     assert [line for line in out if line.startswith("| w128 | ")] == [

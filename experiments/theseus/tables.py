@@ -2,7 +2,7 @@
 report.sh computes them (the same intervals, the same pairing), in the README's layout:
 
     python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm|task]
-    python experiments/theseus/tables.py outputs/theseus_task --objective task
+    python experiments/theseus/tables.py outputs/theseus_task   # the task study (its objective)
 
 References per target width, carried arms per width pair (alpha chosen per seed, transport
 paired with naive), and gap recovery against full and projections-only fine-tuning: on test
@@ -78,10 +78,13 @@ def references(df: pd.DataFrame, method: str, tuned: bool) -> pd.DataFrame:
     return runs_of(df, fixed, "--gap")
 
 
-def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
+def tables(study: Path, objective: str | None = None, tuned: bool | None = None) -> str:
     """The README's tables; `tuned`: gaps against the references at the rate chosen on
     validation (None: once the study has any), else against those at the fixed rate 1e-3."""
     records = read_study(study)
+    if objective is None:  # the study's one objective
+        present = set(records.done["data.objective"].dropna())
+        objective = present.pop() if len(present) == 1 else "lm"
     df = records.done[records.done["data.objective"] == objective]
     arms = arm_columns(df, records.identity)
     metric = METRICS[objective]
@@ -187,7 +190,8 @@ def tables(study: Path, objective: str, tuned: bool | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", nargs="?", default="outputs/theseus_widths", type=Path)
-    parser.add_argument("--objective", default="lm", choices=("lm", "task"))
+    parser.add_argument("--objective", choices=("lm", "task"),
+                        help="default: the study's one objective (lm where it has both)")
     parser.add_argument("--references", choices=("tuned", "fixed"), default=None,
                         help="the gaps' references: at the rate chosen on validation, or at "
                              "the fixed rate 1e-3 (default: tuned once the study has any)")
