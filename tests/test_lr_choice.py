@@ -49,8 +49,9 @@ def test_a_rate_grid_extends_past_its_top_while_the_top_wins(run):
             "trainer.max_steps=4"]
     chosen, run_dir = run([*base, "method.optim.lrs=[1e-5,1e-4]", "method.optim.lrs_extend=1"])
     fixed = {lr: run([*base, f"method.optim.lr={lr}"])[0]["val_target_ppl"]
-             for lr in (1e-5, 1e-4, 1e-3)}
-    tried = [1e-5, 1e-4, 1e-3] if fixed[1e-4] < fixed[1e-5] else [1e-5, 1e-4]
+             for lr in (1e-6, 1e-5, 1e-4, 1e-3)}
+    # past whichever end wins (the bottom: down to 1e-6)
+    tried = [1e-5, 1e-4, 1e-3] if fixed[1e-4] < fixed[1e-5] else [1e-6, 1e-5, 1e-4]
     assert sorted(k for k in chosen if k.startswith("val_target_ppl_lr_")) == sorted(
         f"val_target_ppl_lr_{lr:g}" for lr in tried)
     for lr in tried:
@@ -136,6 +137,25 @@ def test_choose_takes_the_best_validation_score_ties_to_the_smaller(objective, s
 ])
 def test_choose_extends_the_grid_past_its_top_while_the_top_wins(scores, extend, tried, best,
                                                                  edge):
+    _check_choose(scores, extend, tried, best, edge, downward=False)
+
+
+@pytest.mark.parametrize("scores,extend,tried,best,edge", [
+    # a rate grid's bottom wins: it goes on below at the grid's first ratio until a rate loses
+    ({0.25: 5.5, 0.5: 5.0, 1.0: 6.0, 2.0: 7.0, 4.0: 8.0}, 3, [0.25, 0.5, 1, 2, 4], 0.5, 0),
+    # still winning when the extensions run out: flagged
+    ({0.25: 4.0, 0.5: 5.0, 1.0: 6.0, 2.0: 7.0, 4.0: 8.0}, 2, [0.25, 0.5, 1, 2, 4], 0.25, 1),
+    # the top wins: the same as without `downward`
+    ({1.0: 9.0, 2.0: 7.0, 4.0: 6.0, 8.0: 5.0, 16.0: 5.5}, 3, [1, 2, 4, 8, 16], 8.0, 0),
+    # an inside choice: nothing is added at either end
+    ({1.0: 9.0, 2.0: 7.0, 4.0: 8.0}, 3, [1, 2, 4], 2.0, 0),
+])
+def test_choose_extends_a_rate_grid_past_its_bottom_while_the_bottom_wins(scores, extend, tried,
+                                                                          best, edge):
+    _check_choose(scores, extend, tried, best, edge, downward=True)
+
+
+def _check_choose(scores, extend, tried, best, edge, downward):
     from omegaconf import OmegaConf
 
     from transplant.methods.common import choose
@@ -147,7 +167,8 @@ def test_choose_extends_the_grid_past_its_top_while_the_top_wins(scores, extend,
         return {"val_target_ppl": scores[value]}
 
     cfg = OmegaConf.create({"data": {"objective": "lm"}})
-    value, chosen = choose([1.0, 2.0, 4.0], score, cfg, "alpha", extend=extend)
-    assert seen == tried and value == best and chosen["alpha_on_edge"] == edge
+    value, chosen = choose([1.0, 2.0, 4.0], score, cfg, "alpha", extend=extend,
+                           downward=downward)
+    assert sorted(seen) == tried and value == best and chosen["alpha_on_edge"] == edge
     assert sorted(k for k in chosen if k.startswith("val_target_ppl_alpha_")) == sorted(
         f"val_target_ppl_alpha_{v:g}" for v in tried)

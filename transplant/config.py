@@ -98,8 +98,9 @@ class OptimConfig:
     # A grid: the run trains at each rate and keeps the one its validation split prefers
     # (replaces lr; the test splits are read once, at the chosen rate).
     lrs: list[float] | None = None
-    # While the grid's top rate wins, up to this many more at its last ratio (a short budget
-    # can prefer a rate past any grid set in advance; `lr_on_edge` says when it still does).
+    # While the grid's top (or bottom) rate wins, up to this many more past it at the grid's
+    # ratio (a budget can prefer a rate past any grid set in advance; `lr_on_edge` says when
+    # it still does).
     lrs_extend: int = 0
     weight_decay: float = 0.0
     warmup_steps: int = 0

@@ -127,14 +127,16 @@ def improves(new: float, old: float | None, higher: bool) -> bool:
 
 
 def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
-           name: str, extend: int = 0) -> tuple[float, dict[str, Any]]:
+           name: str, extend: int = 0, downward: bool = False) -> tuple[float, dict[str, Any]]:
     """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
     ascending order (a tie goes to the smaller value). With `extend`, while the grid's largest
     value is the best, up to `extend` more are tried, each the last times the grid's last
     ratio (4, 8 -> 16 -> 32), so that a choice at the top is not an artefact of where the grid
-    stopped. Returns the value with its metrics, the curve (`<metric>_<name>_<value>`) and
-    `<name>_on_edge` (1: an end of the grid, extended or not, won: the best may lie beyond
-    it)."""
+    stopped; with `downward` too, while its smallest is the best, up to `extend` more below,
+    at its first ratio (1e-3, 3e-3 -> 3.3e-4 -> 1.1e-4). (Not for alpha: below the grid lies
+    alpha 0, the target itself.) Returns the value with its metrics, the curve
+    (`<metric>_<name>_<value>`) and `<name>_on_edge` (1: an end of the grid, extended or not,
+    won: the best may lie beyond it)."""
     metric, higher = validation_metric(cfg)
     grid = sorted(grid)
     curve: dict[str, Any] = {}
@@ -149,10 +151,15 @@ def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: Dic
 
     for value in grid:
         attempt(value)
-    while extend > 0 and len(grid) > 1 and grid[-2] > 0 and best[0] == grid[-1]:
+    up = down = extend
+    while up > 0 and len(grid) > 1 and grid[-2] > 0 and best[0] == grid[-1]:
         grid.append(grid[-1] * grid[-1] / grid[-2])
         attempt(grid[-1])
-        extend -= 1
+        up -= 1
+    while downward and down > 0 and len(grid) > 1 and grid[0] > 0 and best[0] == grid[0]:
+        grid.insert(0, grid[0] * grid[0] / grid[1])
+        attempt(grid[0])
+        down -= 1
     assert best is not None
     return best[0], {**best[1], **curve, f"{name}_on_edge": int(best[0] in (grid[0], grid[-1]))}
 
@@ -161,8 +168,8 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
                  tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
                  ) -> tuple[nn.Module | None, Any, dict[str, Any]]:
     """`make(cfg)` -> (the model a config trains, whatever goes with it), at method.optim.lr;
-    or, with `method.optim.lrs`, made at each rate of that grid (extended past its top by up
-    to `lrs_extend` while the top wins), each scored on the validation split only, and the
+    or, with `method.optim.lrs`, made at each rate of that grid (extended past either end by
+    up to `lrs_extend` while that end wins), each scored on the validation split only, and the
     best kept (`choose`): the caller then reads the test splits once, at
     the chosen rate. Returns the model, its companion and (with a grid) `lr`, its validation
     metrics, the curve (`val_target_ppl_lr_<lr>`) and `lr_on_edge`. Memory: the best model
@@ -198,7 +205,8 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
             kept.update(model=model, extra=extra, metric=val[metric], lr=lr)
         return val
 
-    lr, chosen = choose(list(lrs), score, cfg, "lr", extend=cfg.method.optim.lrs_extend)
+    lr, chosen = choose(list(lrs), score, cfg, "lr", extend=cfg.method.optim.lrs_extend,
+                        downward=True)
     if kept.get("lr") != lr:  # the earlier attempt's winner: made again for the test splits
         kept.clear()
         kept["model"], kept["extra"] = make(at(lr))
