@@ -129,7 +129,8 @@ def improves(new: float, old: float | None, higher: bool) -> bool:
 def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
            name: str, extend: int = 0, downward: bool = False) -> tuple[float, dict[str, Any]]:
     """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
-    ascending order (a tie goes to the smaller value). With `extend`, while the grid's largest
+    ascending order (a tie goes to the value tried first: the smaller within the grid, the
+    grid's own over an extension's). With `extend`, while the grid's largest
     value is the best, up to `extend` more are tried, each the last times the grid's last
     ratio (4, 8 -> 16 -> 32), so that a choice at the top is not an artefact of where the grid
     stopped; with `downward` too, while its smallest is the best, up to `extend` more below,
