@@ -81,6 +81,16 @@ def test_the_grow_study_is_every_arm_at_3_rates_and_3_seeds():
     assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids
 
 
+def test_the_graft_study_gives_every_non_random_arm_3_donors():
+    ids = expected_runs(read_grid(REPO / "experiments/graft/grid"))
+    assert len(ids) == 21 + 2 * 20 + 5 + 2 * (6 + 5) == 88
+    for donor in (1, 2):  # the ranked K = 8 at alpha 1 on donors 0, 1 and 2
+        assert (f"method.graft.alpha=1.0,method.graft.donor_seed={donor},method.graft.k=8,"
+                "method.graft.select=activation,seed=0") in ids
+    assert "method.graft.alpha=1.0,method.graft.k=8,method.graft.select=activation,seed=0" in ids
+    assert not any("donor_seed" in i and "random" in i for i in ids)  # draws: donor 0 only
+
+
 def test_the_theseus_study_is_its_stated_102_plus_84_runs():
     lm = expected_runs(read_grid(REPO / "experiments/theseus/grid"))
     task = expected_runs(read_grid(REPO / "experiments/theseus/task.grid"))

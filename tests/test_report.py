@@ -150,6 +150,41 @@ def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
     assert row["target_ppl control"] == "101.8 [99, 104]"
 
 
+def test_replicate_donors_fold_into_one_arm_and_the_control_ranks_like_against_like(tmp_path):
+    # The ranked graft on 3 donors (seeds of the donor's fine-tuning) is one arm of n = 3; the
+    # random draws exist on donor 0 only, so only the donor-0 run is ranked among them.
+    from transplant.results.report import write_report
+
+    def record(name, identity, ppl):
+        d = tmp_path / "st" / name
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+        (d / "metrics.json").write_text(json.dumps({"method": "graft", "seed": 0,
+                                                    "target_ppl": ppl}))
+
+    ranked = {"method.graft.select": "activation", "method.graft.k": "8", "seed": "0"}
+    record("act-d0", ranked, 100.0)  # donor 0: the default, not overridden
+    for donor, ppl in ((1, 110.0), (2, 120.0)):  # worse than every draw
+        record(f"act-d{donor}", {**ranked, "method.graft.donor_seed": str(donor)}, ppl)
+    draws = [101.0, 99.0, 103.0, 104.0]
+    for s, ppl in enumerate(draws):
+        record(f"rnd-{s}", {"method.graft.select": "random_matched", "method.graft.k": "8",
+                            "seed": str(s)}, ppl)
+    md = write_report(tmp_path / "st", control="method.graft.select=random_matched",
+                      replicates=("method.graft.donor_seed",))
+    summary = pd.read_csv(tmp_path / "st" / "_report" / "summary.csv")
+    summary = summary.set_index("method.graft.select")
+    assert "method.graft.donor_seed" not in summary.columns
+    assert summary.loc["activation", "n"] == 3
+    assert summary.loc["activation", "target_ppl"].startswith("110 [")  # mean of 100, 110, 120
+    assert "over seeds and method.graft.donor_seed" in md
+    section = md[md.index("## Against"):].split("\n## ")[0]
+    row = [c.strip() for c in section.strip().splitlines()[-1].strip("|").split("|")]
+    # the donor-0 run (100) among the 4 draws, one better: (1 + 1) / (1 + 4). The arm's mean
+    # over donors (110) would have been beaten by all four: p = 1.
+    assert row == ["activation", "100", "101.8 [99, 104]", "0.4", "4"]
+
+
 def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     from transplant.results.plots import frontier
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The graft study's tables and page (outputs/graft_strength/_report/): every (select, K, alpha)
-# cell with mean [95% interval] and n, gap recovery and TIR as the runs record them, and each
-# cell against the parameter-matched random draws of the same K and alpha (rank p-value).
+# cell with mean [95% interval over donors] and n (donor seeds 0-2 where the grid has them),
+# gap recovery and TIR as the runs record them, and each cell against the parameter-matched
+# random draws of the same K and alpha on the same donor (rank p-value).
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
-$R "${1:-outputs/graft_strength}" --control method.graft.select=random_matched --html \
-    --grid "$(dirname "$0")/grid"
+$R "${1:-outputs/graft_strength}" --control method.graft.select=random_matched \
+    --replicate method.graft.donor_seed --html --grid "$(dirname "$0")/grid"

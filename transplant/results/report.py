@@ -8,6 +8,8 @@
   seed and document, with a 95% bootstrap interval over documents and seeds.
 - `--control method.graft.select=random_matched`: every other arm's headline metrics against
   the control's random draws that share its other factors, with a rank p-value.
+- `--replicate method.graft.donor_seed`: a factor whose values are replicates like the seed
+  (the donor's fine-tuning seed): runs that differ only in it and the seed are one arm.
 - A frontier (target against retention perplexity for every arm and value) in two-domain
   studies, the commits behind the numbers (a warning when they are mixed), and every failed or
   incomplete run. report.csv holds every run and metric.
@@ -172,11 +174,13 @@ def _sharing(runs: pd.DataFrame, row: dict, shared: list[str]) -> pd.DataFrame:
     return runs
 
 
-def control_table(df: pd.DataFrame, arms: list[str], control: str) -> pd.DataFrame:
+def control_table(df: pd.DataFrame, arms: list[str], control: str,
+                  replicates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every arm against the random draws of a control arm that share its other factors (the
     parameter-matched random graft of the same K and alpha): the arm's mean, the draws' mean
     and range, and the one-sided rank p-value of the arm among the draws (each seed of the
-    control is one draw)."""
+    control is one draw). Where the arm has replicates (`replicates`: the donor's seed) the
+    draws lack, only its runs on the draws' replicates count: like is ranked against like."""
     ctl = runs_of(df, control, "--control")
     key = control.partition("=")[0]
     shared = [a for a in arms if a != key and a in ctl and ctl[a].notna().any()]
@@ -187,7 +191,9 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str) -> pd.DataFra
             continue
         row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
         draws = _sharing(ctl, row, shared)
-        if draws.empty:
+        for r in (r for r in replicates if r in df):
+            group = group[group[r].astype(str).isin(draws[r].astype(str))]
+        if draws.empty or group.empty:
             continue
         for m in metrics:
             observed, values = group[m].mean(), draws[m].dropna()
@@ -277,10 +283,13 @@ def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | Non
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
                    by: str | None, reference: str | None, plots_dir: Path | None = None,
                    expect: list[str] | None = None, gap: list[str] | None = None,
-                   control: str | None = None) -> tuple[list[Section], pd.DataFrame | None]:
+                   control: str | None = None, replicates: tuple[str, ...] = ()
+                   ) -> tuple[list[Section], pd.DataFrame | None]:
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
-    and PDF), and the arms' summary table (for LaTeX)."""
-    df, identity = records.done, records.identity
+    and PDF), and the arms' summary table (for LaTeX). A factor in `replicates` names no arm:
+    its values are replicates, as the seed's are."""
+    df = records.done
+    identity = tuple(k for k in records.identity if k not in replicates)
     sections: list[Section] = []
     summary = None
     if not df.empty:
@@ -299,8 +308,9 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                                     text=f"{selection.rule()}."))
         arms = arm_columns(chosen, identity, exclude=(select_param,) if select_param else ())
         summary = summary_table(chosen, arms)
-        sections.append(Section("Arms", summary, text="Mean [95% t-interval] over seeds, n "
-                                                      "runs."))
+        over = " and ".join(("seeds", *replicates))
+        sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
+                                                      "n runs."))
         gapped = gap_runs(chosen, arms, *gap) if gap else None
         if gap:
             sections.append(Section("Gap recovery", gap_table(gapped, arms),
@@ -317,7 +327,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                          "seeds. Where the records keep no per-document scores (`x (by "
                          "seed)`), paired by seed alone: 95% t-interval over seeds."))
         if control:
-            controlled = control_table(chosen, arms, control)
+            controlled = control_table(chosen, arms, control, replicates)
             if not controlled.empty:
                 sections.append(Section(
                     f"Against {control}", controlled,
@@ -417,7 +427,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
                  select_param: str | None = None, by: str | None = None,
                  reference: str | None = None, html: bool = False,
                  expect: list[str] | None = None, gap: list[str] | None = None,
-                 control: str | None = None) -> str:
+                 control: str | None = None, replicates: tuple[str, ...] = ()) -> str:
     """Write report.{csv,md,tex} and summary.csv (with `html`: report.html and figures/*.png,
     *.pdf) and return the Markdown text."""
     study_dir = Path(study_dir)
@@ -427,7 +437,7 @@ def write_report(study_dir: str | Path, out_dir: str | Path | None = None,
              f"{len(records.incomplete)} incomplete")
     sections, summary = build_sections(study_dir, records, select_param, by, reference,
                                        out_dir / "figures" if html else None, expect, gap,
-                                       control)
+                                       control, replicates)
     markdown = to_markdown(title, sections)
     write_text(out_dir / "report.md", markdown)
     write_text(out_dir / "report.csv", records.done.to_csv(index=False))
@@ -470,13 +480,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control", metavar="KEY=VALUE",
                         help="a random control whose seeds are draws, e.g. method.graft."
                              "select=random_matched: every arm gets a rank p-value among them")
+    parser.add_argument("--replicate", action="append", default=[], metavar="KEY",
+                        help="a factor whose values are replicates like the seed (repeatable), "
+                             "e.g. method.graft.donor_seed: runs differing only in it are one "
+                             "arm")
     parser.add_argument("--html", action="store_true",
                         help="also write report.html (self-contained) and figures/ (PNG, PDF)")
     args = parser.parse_args(argv)
     try:
         expect = [*(args.expect or []), *(read_grid(args.grid) if args.grid else [])]
         print(write_report(args.study_dir, args.out, args.select, args.by, args.reference,
-                           args.html, expect or None, args.gap, args.control))
+                           args.html, expect or None, args.gap, args.control,
+                           tuple(args.replicate)))
     except (FileNotFoundError, ValueError) as e:
         print(f"transplant-report: {e}", file=sys.stderr)
         return 2
