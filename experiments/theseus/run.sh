@@ -5,8 +5,8 @@
 #   THESEUS=lm bash experiments/theseus/run.sh   language modelling: study theseus_widths, grid,
 #                                                runs/ (complete)
 #  1. the zoo widths, built from their recipe unless this machine has them, and checked against
-#     the weights the half's archived runs read (zoo.sha256, zoo_lm.sha256): new records must not
-#     mix with old ones made on other weights;
+#     the weights both halves' archived runs read (zoo.sha256, session 11's build): new records
+#     must not mix with old ones made on other weights;
 #  2. the archived runs restored, so the sweep skips them;
 #  3. the grid swept, every finished run archived every 5 minutes and when the sweep ends or is
 #     stopped.
@@ -17,25 +17,24 @@ here=$(cd "$(dirname "$0")" && pwd)
 T=${TRANSPLANT:-transplant}
 out=${OUTPUTS:-outputs}
 
-# The task's zoo is built with its arithmetic pinned (../pinned.sh): session 11's unpinned
-# build, which the language-modelling half read, did not rebuild byte for byte on every machine.
+# The zoo is built with its arithmetic pinned (../pinned.sh): unpinned, session 11's build did
+# not rebuild byte for byte on every machine; pinned, it does on the AMD machines seen so far.
 source "$here/../pinned.sh"
 case ${THESEUS:-task} in
-  task) study=theseus_task grid=task.grid archive=task_runs hashes=zoo.sha256
-        build=("${pinned[@]}") ;;
-  lm) study=theseus_widths grid=grid archive=runs hashes=zoo_lm.sha256 build=() ;;
+  task) study=theseus_task grid=task.grid archive=task_runs ;;
+  lm) study=theseus_widths grid=grid archive=runs ;;
   *) echo "run.sh: THESEUS=${THESEUS}: expected task or lm" >&2; exit 2 ;;
 esac
 
 # The zoo's key holds no evaluation setting: a study of its own with short scoring builds the
 # same weights in half the zoo study's time.
 # shellcheck disable=SC2086  # T is a command with its arguments
-"${build[@]}" $T -m experiment=zoo seed=0 study=zoo_build eval.max_tokens=1024 \
+"${pinned[@]}" $T -m experiment=zoo seed=0 study=zoo_build eval.max_tokens=1024 \
     paths.outputs="$out" "$@" </dev/null
-if ! (cd "$out/cache/zoo" && sha256sum --quiet -c "$here/$hashes"); then
+if ! (cd "$out/cache/zoo" && sha256sum --quiet -c "$here/zoo.sha256"); then
   echo "run.sh: the zoo in $out/cache/zoo differs from the one the archived runs of" \
-       "$study read ($here/$hashes); resuming would mix weights. Stopped. (Another half's" \
-       "zoo? Move $out/cache/zoo and $out/zoo_build aside to build this one.)" >&2
+       "$study read ($here/zoo.sha256); resuming would mix weights. Stopped. (A CPU whose" \
+       "kernels the pin does not reach: see experiments/pinned.sh and the README.)" >&2
   exit 1
 fi
 
