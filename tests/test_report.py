@@ -174,8 +174,12 @@ def test_replicate_donors_fold_into_one_arm_and_the_control_ranks_like_against_l
                       replicates=("method.graft.donor_seed",))
     summary = pd.read_csv(tmp_path / "st" / "_report" / "summary.csv")
     summary = summary.set_index("method.graft.select")
-    assert "method.graft.donor_seed" not in summary.columns
+    assert len(summary) == 2  # the donors split no arm: one row each for ranked and random
     assert summary.loc["activation", "n"] == 3
+    # the seed once, and the donors it replicates over ("-": the default, not overridden)
+    assert summary.loc["activation", "seeds"] == "0"
+    assert summary.loc["activation", "method.graft.donor_seed"] == "-,1,2"
+    assert summary.loc["random_matched", "seeds"] == "0,1,2,3"
     assert summary.loc["activation", "target_ppl"].startswith("110 [")  # mean of 100, 110, 120
     assert "over seeds and method.graft.donor_seed" in md
     section = md[md.index("## Against"):].split("\n## ")[0]

@@ -103,19 +103,23 @@ def _number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def interval_table(df: pd.DataFrame, metrics: list[str], keys: list[str]) -> pd.DataFrame:
-    """One row per group of `keys`: each metric as "mean [95% t-interval]", then n and seeds."""
-    summary = summarize(df, metrics, keys)
+def interval_table(df: pd.DataFrame, metrics: list[str], keys: list[str],
+                   replicates: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per group of `keys`: each metric as "mean [95% t-interval]", then n, the seeds
+    and the values of each replicate factor."""
+    summary = summarize(df, metrics, keys, replicates)
     out = summary[keys].astype(object).where(summary[keys].notna(), "")
     for m in metrics:
         out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
     out["n"] = summary["n"]
-    out["seeds"] = summary["seeds"]
+    for c in ("seeds", *replicates):
+        out[c] = summary[c]
     return out
 
 
-def summary_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    return interval_table(df, [m for m in SUMMARY if m in df], arms)
+def summary_table(df: pd.DataFrame, arms: list[str], replicates: tuple[str, ...] = ()
+                  ) -> pd.DataFrame:
+    return interval_table(df, [m for m in SUMMARY if m in df], arms, replicates)
 
 
 @functools.cache
@@ -307,7 +311,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
             sections.append(Section("Selection", selection.chosen,
                                     text=f"{selection.rule()}."))
         arms = arm_columns(chosen, identity, exclude=(select_param,) if select_param else ())
-        summary = summary_table(chosen, arms)
+        summary = summary_table(chosen, arms, replicates)
         over = " and ".join(("seeds", *replicates))
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
                                                       "n runs."))

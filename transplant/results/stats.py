@@ -41,8 +41,12 @@ def mean_interval(values: pd.Series, confidence: float = 0.95) -> dict[str, floa
     return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
 
 
-def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str]) -> pd.DataFrame:
-    """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high` and `n` (runs over seeds)."""
+def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
+              replicates: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high`, `n` (runs over seeds) and the
+    seeds, one per run. Where the arm's runs also replicate over `replicates` (the donor's
+    seed), the seeds and each replicate factor list their distinct values ("-": not
+    overridden), so an arm of seed 0 on three donors reads seeds 0 and donors -,1,2."""
     rows = []
     for key, group in df.groupby(arms, dropna=False, sort=True):
         row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
@@ -51,9 +55,27 @@ def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str]) -> pd.DataF
                 s = mean_interval(group[m])
                 row.update({f"{m}_{k}": v for k, v in s.items() if k != "n"})
                 row["n"] = s["n"]
-        row["seeds"] = ",".join(str(int(s)) for s in sorted(group[SEED].astype(int)))
+        seeds = sorted(group[SEED].astype(int))
+        row["seeds"] = ",".join(str(s) for s in (sorted(set(seeds)) if replicates else seeds))
+        for r in replicates:
+            row[r] = ",".join(_distinct(group[r]) if r in group else ["-"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _distinct(values: pd.Series) -> list[str]:
+    """Sorted distinct values as strings, numbers in numeric order; "-" (not overridden) first."""
+    present = sorted({str(v) for v in values.dropna()},
+                     key=lambda v: (0, float(v), v) if _is_number(v) else (1, 0.0, v))
+    return (["-"] if values.isna().any() else []) + present
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
