@@ -1,10 +1,13 @@
-"""Label-likelihood scoring: the LM head at the read positions only vs at every position.
+"""Label-likelihood scoring: the LM head at the read positions only vs at every position, and
+prompts batched by length vs in their own order.
 
 Scores the first N tweets of the test split (the portability and graft prompt) with one-token
-labels, both ways, interleaved, best of R; checks the two give the same scores and prints
-prompts/s and the ratio. The head's share of a forward, and so the gain, grows with
-vocabulary / width: a zoo-shaped model (hidden 128, 4 layers, SmolLM2's 49,152 tokens) and
-SmolLM2-135M itself (hidden 576, 30 layers).
+labels three ways (every position in the prompts' order: the baseline; read positions in the
+prompts' order; read positions batched by length), interleaved, best of R; checks they give the
+same scores and prints prompts/s and each step's ratio. The head's share of a forward, and so
+the first gain, grows with vocabulary / width: a zoo-shaped model (hidden 128, 4 layers,
+SmolLM2's 49,152 tokens) and SmolLM2-135M itself (hidden 576, 30 layers). The second is the
+padding a batch of unequal prompts no longer carries.
 
     python bench/label_scoring.py [--model zoo-shape|smollm2_135m] [--n 256] [--repeats 2]
 """
@@ -45,17 +48,23 @@ def main() -> None:
     docs = split_documents(load_corpus("tweets"))["test"][: args.n]
     prompts = [task.template.format(text=d.text) for d in docs]
     words = [" positive", " negative"]  # one token each in SmolLM2's vocabulary
-    best = {True: float("inf"), False: float("inf")}
+    ways = {"every position": (False, False), "read positions": (True, False),
+            "read positions, by length": (True, True)}
+    best = dict.fromkeys(ways, float("inf"))
     scores = {}
     for _ in range(args.repeats):
-        for keep in (False, True):
+        for way, (keep, by_length) in ways.items():
             start = time.perf_counter()
-            scores[keep] = label_scores(model, tokenizer, prompts, words, keep_positions=keep)
-            best[keep] = min(best[keep], time.perf_counter() - start)
-    assert torch.allclose(scores[True], scores[False], atol=1e-4), "the two paths disagree"
-    full, kept = args.n / best[False], args.n / best[True]
-    print(f"{args.model}: every position {full:.1f} prompts/s, read positions {kept:.1f} "
-          f"prompts/s, ratio {kept / full:.2f}")
+            scores[way] = label_scores(model, tokenizer, prompts, words, keep_positions=keep,
+                                       by_length=by_length)
+            best[way] = min(best[way], time.perf_counter() - start)
+    for way in ways:
+        assert torch.allclose(scores[way], scores["every position"], atol=1e-4), way
+    rate = {way: args.n / t for way, t in best.items()}
+    names = list(ways)
+    print(f"{args.model}: " + ", ".join(f"{w} {rate[w]:.1f} prompts/s" for w in names))
+    print(f"ratios: read positions / every position {rate[names[1]] / rate[names[0]]:.2f}, "
+          f"by length / own order {rate[names[2]] / rate[names[1]]:.2f}")
 
 
 if __name__ == "__main__":

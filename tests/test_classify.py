@@ -19,8 +19,8 @@ def test_label_scores_equal_a_direct_sum_of_token_log_probs(labels):
     """Several-token labels score prompt+label sequences; one-token labels are read off one
     forward of the prompt: both equal the direct computation, prompts of unequal length too."""
     model, tok = load_model("tiny_llama")
-    prompts = ["ab", "hello there", "a much longer prompt than the others"]
-    scores = label_scores(model, tok, prompts, labels, batch_size=3)
+    prompts = ["hello there", "a much longer prompt than the others", "ab", "a b"]
+    scores = label_scores(model, tok, prompts, labels, batch_size=3)  # batched by length
     for i, p in enumerate(prompts):
         for j, w in enumerate(labels):
             ids = tok(p + w, return_tensors="pt").input_ids[0]
@@ -89,8 +89,9 @@ def test_scores_read_at_kept_positions_equal_scores_from_all_logits(name):
     words = ["P", "N"]  # one byte token each: the kept-position path
     label_ids = [tokenizer(w, add_special_tokens=False).input_ids[0] for w in words]
     expected = _one_by_one(model, tokenizer, PROMPTS, label_ids)
-    for keep in (True, False):  # the fast path and the bench's baseline
-        scores = label_scores(model, tokenizer, PROMPTS, words, batch_size=3, keep_positions=keep)
+    for keep, by_length in ((True, True), (False, True), (True, False)):  # the bench's paths
+        scores = label_scores(model, tokenizer, PROMPTS, words, batch_size=3,
+                              keep_positions=keep, by_length=by_length)
         assert torch.allclose(scores, expected, atol=1e-4)
 
 

@@ -18,47 +18,52 @@ SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": 
 @torch.no_grad()
 def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
                  label_words: Sequence[str], batch_size: int = 16,
-                 keep_positions: bool = True) -> torch.Tensor:
+                 keep_positions: bool = True, by_length: bool = True) -> torch.Tensor:
     """(n_prompts, n_labels) summed log-probability of each label's tokens after each prompt.
-    `keep_positions=False` computes the head at every position (bench/label_scoring.py's
-    baseline)."""
+    `keep_positions=False` computes the head at every position and `by_length=False` batches
+    prompts in their own order (bench/label_scoring.py's baselines)."""
     label_ids = [tokenizer(w, add_special_tokens=False).input_ids for w in label_words]
+    encoded = [tokenizer(p, add_special_tokens=True).input_ids for p in prompts]
     if all(len(ids) == 1 for ids in label_ids):
-        return _single_token_scores(model, tokenizer, prompts, [i[0] for i in label_ids],
-                                    batch_size, keep_positions)
-    items = []
-    for prompt in prompts:
-        p = tokenizer(prompt, add_special_tokens=True).input_ids
-        for w in label_ids:
-            items.append((p + w, len(p), len(w)))
-    scores = []
-    for i in range(0, len(items), batch_size):
-        chunk = items[i:i + batch_size]
-        logp = torch.log_softmax(_forward(model, tokenizer, [seq for seq, _, _ in chunk])
-                                 .float(), -1)
-        for row, (seq, n_prompt, n_label) in enumerate(chunk):
-            positions = torch.arange(n_prompt - 1, n_prompt - 1 + n_label)
-            targets = torch.tensor(seq[n_prompt:])
-            scores.append(logp[row, positions, targets].sum().item())
-    return torch.tensor(scores).view(len(prompts), len(label_words))
+        return _single_token_scores(model, tokenizer, encoded, [i[0] for i in label_ids],
+                                    batch_size, keep_positions, by_length)
+    items = [(p + w, len(p)) for p in encoded for w in label_ids]
+    scores = torch.empty(len(items))
+    for rows in _batches([len(seq) for seq, _ in items], batch_size, by_length):
+        chunk = [items[r] for r in rows]
+        logits = _forward(model, tokenizer, [seq for seq, _ in chunk])
+        logp = torch.log_softmax(logits.float(), -1)
+        for i, (row, (seq, n_prompt)) in enumerate(zip(rows, chunk, strict=True)):
+            positions = torch.arange(n_prompt - 1, len(seq) - 1)
+            scores[row] = logp[i, positions, torch.tensor(seq[n_prompt:])].sum()
+    return scores.view(len(prompts), len(label_words))
+
+
+def _batches(lengths: Sequence[int], batch_size: int, by_length: bool) -> list[list[int]]:
+    """Indices in batches, of similar lengths when `by_length`: right-padding a batch to its
+    longest member then wastes little (the graft study's 1,796 test tweets: 119k padded tokens
+    in their own order, 71k sorted, 70k unpadded)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__) if by_length else \
+        list(range(len(lengths)))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _single_token_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
-                         prompts: Sequence[str], label_ids: list[int],
-                         batch_size: int, keep_positions: bool = True) -> torch.Tensor:
+                         encoded: list[list[int]], label_ids: list[int],
+                         batch_size: int, keep_positions: bool, by_length: bool
+                         ) -> torch.Tensor:
     """One forward per prompt: with one-token labels, all of them are read off the logits at
     the prompt's last position (a causal model's earlier positions ignore what follows)."""
-    encoded = [tokenizer(p, add_special_tokens=True).input_ids for p in prompts]
-    out = torch.empty(len(prompts), len(label_ids))
-    for i in range(0, len(encoded), batch_size):
-        chunk = encoded[i:i + batch_size]
+    out = torch.empty(len(encoded), len(label_ids))
+    for rows in _batches([len(seq) for seq in encoded], batch_size, by_length):
+        chunk = [encoded[r] for r in rows]
         last = [len(seq) - 1 for seq in chunk]
         keep = sorted(set(last))  # the head runs at these positions only
         logits = _forward(model, tokenizer, chunk, keep if keep_positions else None)
         logits = logits if keep_positions else logits[:, keep]
         column = torch.tensor([keep.index(p) for p in last])
         logp = torch.log_softmax(logits[torch.arange(len(chunk)), column].float(), -1)
-        out[i:i + len(chunk)] = logp[:, label_ids].cpu()
+        out[rows] = logp[:, label_ids].cpu()
     return out
 
 
