@@ -175,8 +175,11 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     # sentiment_acc, ...); the unmodified target's are before_*, the donor's donor_*.
     reference = {"before": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
                  "donor": _reference_quality(donor, tokenizer, donor_name, cfg, ctx)}
-    graft(target, donor, chosen, settings.alpha)
-    after = _perplexity_and_accuracy(target, tokenizer, cfg, ctx)
+    if chosen and settings.alpha > 0:
+        graft(target, donor, chosen, settings.alpha)
+        after = _perplexity_and_accuracy(target, tokenizer, cfg, ctx)
+    else:  # nothing grafted: the model is the target, whose numbers are cached
+        after = reference["before"]
     before, upper = reference["before"], reference["donor"]
     return {
         "donor": donor_name, "select": str(settings.select), "k": len(chosen),
