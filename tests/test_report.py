@@ -67,10 +67,12 @@ def test_arms_are_named_by_every_override_key_config_group_choices_included(tmp_
             (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
             (d / "metrics.json").write_text(json.dumps({"method": "peft_port", "model": "b",
                                                         "target_acc": acc[seed],
-                                                        "wall_s": 900.0 * (1 + seed)}))
+                                                        "wall_s": 900.0 * (1 + seed),
+                                                        **({"cpu_s": 3600.0} if seed else {})}))
     markdown = write_report(tmp_path / "st")
-    # 2 x 900 s + 2 x 1800 s = 1.5 h; the median run took 1350 s
-    assert "Compute: 4 runs, 1.50 hours of run wall time (sum of wall_s, median 1350 s" in markdown
+    # 2 x 900 s + 2 x 1800 s = 1.5 h; the median run took 1350 s; 2 runs record 1 CPU hour each
+    assert ("Compute: 4 runs, 1.50 hours of run wall time (sum of wall_s, median 1350 s a run), "
+            "2.00 CPU hours (sum of cpu_s over the 2 runs that record it).") in markdown
     summary = pd.read_csv(tmp_path / "st" / "_report" / "summary.csv").set_index("peft")
     assert summary["n"].tolist() == [2, 2]
     assert summary.loc["lora", "target_acc"].startswith("0.85 [")  # mean of 0.8 and 0.9

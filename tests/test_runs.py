@@ -47,6 +47,8 @@ def test_run_writes_the_contract(run):
     for key in ("wall_s", "peak_rss_mb", "params_trainable", "train_tokens", "target_bpb",
                 "retention_ppl", "target_window", "target_stride"):
         assert key in metrics
+    # the run's own CPU time: not the test process's since it started
+    assert 0 < metrics["cpu_s"] <= metrics["wall_s"] * os.cpu_count() + 1
 
 
 def test_relaunched_run_is_skipped_and_untouched(run):

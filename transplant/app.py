@@ -105,7 +105,7 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
 
     from transplant.console import quiet_libraries
     from transplant.loggers import finish_logger, make_logger
-    from transplant.monitor import PeakMemory
+    from transplant.monitor import CpuTime, PeakMemory
     from transplant.training.preemption import Preempted
 
     quiet_libraries()
@@ -119,12 +119,13 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         # Seeded before anything random is built (models, adapters, data), so a run is
         # reproducible bit for bit and does not depend on what ran before it in the sweep.
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with _sigterm_interrupts(), PeakMemory() as memory:
+        with _sigterm_interrupts(), PeakMemory() as memory, CpuTime() as cpu:
             metrics = METHODS[cfg.method.name].run(cfg, ctx)
         _check_finite(metrics)
         # A method may name the model it produced (pretrain: its zoo name).
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
-                   **metrics, **memory.as_metrics(), "wall_s": time.time() - start,
+                   **metrics, **memory.as_metrics(), **cpu.as_metrics(),
+                   "wall_s": time.time() - start,
                    **_product_hash(cfg), **provenance()}
     except Preempted as e:  # a checkpoint is saved; the requeued job (or a relaunch) resumes
         record.preempt(str(e))

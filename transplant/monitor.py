@@ -1,11 +1,14 @@
-"""Peak memory of a block of work: resident set size sampled in a thread, plus CUDA peak.
+"""What a block of work costs: peak memory (resident set size sampled in a thread, plus CUDA
+peak) and CPU time.
 
 The process-wide `ru_maxrss` is useless inside a multirun (it never goes down between jobs),
-so RSS is sampled while the block runs.
+so RSS is sampled while the block runs. CPU time, unlike wall time, does not count the time
+the process waited: paused (SIGSTOP) or sharing the machine.
 """
 
 from __future__ import annotations
 
+import resource
 import threading
 
 import psutil
@@ -42,3 +45,25 @@ class PeakMemory:
         if torch.cuda.is_available():
             out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
         return out
+
+
+def _cpu_seconds() -> float:
+    """User + system time of this process's threads and of its children that have ended."""
+    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                       resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuTime:
+    """CPU seconds a block used, over all its threads (so up to wall time x cores)."""
+
+    def __enter__(self) -> CpuTime:
+        self.seconds = 0.0
+        self._start = _cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = _cpu_seconds() - self._start
+
+    def as_metrics(self) -> dict[str, float]:
+        return {"cpu_s": self.seconds}

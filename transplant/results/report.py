@@ -79,12 +79,16 @@ def commits_note(df: pd.DataFrame) -> tuple[str, bool]:
 
 def compute_note(df: pd.DataFrame) -> str:
     """What the numbers cost: the finished runs' wall time summed (each run holds the whole
-    machine; runs that shared it with other work count their slower time)."""
+    machine; runs that shared it with other work count their slower time), and their CPU time
+    (`cpu_s`: all threads, not counting pauses) where the runs record it."""
     if "wall_s" not in df or df["wall_s"].isna().all():
         return ""
     timed = df["wall_s"].dropna()
+    cpu = df["cpu_s"].dropna() if "cpu_s" in df else pd.Series(dtype=float)
+    of = "" if len(cpu) == len(timed) else f" over the {len(cpu)} runs that record it"
+    cpu_note = f", {cpu.sum() / 3600:.2f} CPU hours (sum of cpu_s{of})" if len(cpu) else ""
     return (f" Compute: {len(timed)} runs, {timed.sum() / 3600:.2f} hours of run wall time "
-            f"(sum of wall_s, median {timed.median():.0f} s a run).")
+            f"(sum of wall_s, median {timed.median():.0f} s a run){cpu_note}.")
 
 
 def _cell(row: pd.Series, metric: str) -> str:

@@ -1,0 +1,32 @@
+import time
+
+import torch
+
+from transplant.monitor import CpuTime, PeakMemory
+
+
+def _spin(cpu_seconds: float) -> None:
+    """Work until this process has used `cpu_seconds` more (by another clock than CpuTime's),
+    however busy the machine is."""
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_time_counts_work_and_not_waiting():
+    with CpuTime() as cpu:
+        _spin(0.3)
+    assert 0.29 < cpu.seconds < 0.35
+    with CpuTime() as idle:
+        time.sleep(0.3)  # wall time passes, no CPU time
+    assert idle.seconds < 0.05
+    assert idle.as_metrics() == {"cpu_s": idle.seconds}
+
+
+def test_peak_memory_sees_a_tensor_freed_inside_the_block():
+    with PeakMemory() as memory:
+        before = memory.peak_rss
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        time.sleep(0.2)  # at least one sample while it lives
+        del block
+    assert memory.as_metrics()["peak_rss_mb"] - before / 2**20 > 60
