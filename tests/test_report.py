@@ -191,6 +191,24 @@ def test_replicate_donors_fold_into_one_arm_and_the_control_ranks_like_against_l
     assert row == ["activation", "100", "101.8 [99, 104]", "0.4", "4"]
 
 
+def test_a_control_with_no_finished_run_yet_leaves_the_rest_of_the_report(tmp_path):
+    # A graft study in progress: the ranked cells are done, the random draws not yet.
+    from transplant.results.report import write_report
+
+    for k, ppl in (("8", 100.0), ("16", 90.0)):
+        d = tmp_path / "st" / f"k={k}"
+        d.mkdir(parents=True)
+        identity = {"method.graft.select": "activation", "method.graft.k": k, "seed": "0"}
+        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+        (d / "metrics.json").write_text(json.dumps({"method": "graft", "target_ppl": ppl}))
+    md = write_report(tmp_path / "st", control="method.graft.select=random_matched")
+    assert "No run of method.graft.select=random_matched has finished yet." in md
+    summary = pd.read_csv(tmp_path / "st" / "_report" / "summary.csv")
+    assert sorted(summary["target_ppl"]) == [90, 100]  # one run an arm: no interval
+    with pytest.raises(ValueError, match="runs have no column 'method.graft.selct'"):
+        write_report(tmp_path / "st", control="method.graft.selct=random_matched")
+
+
 def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     from transplant.results.plots import frontier
 

@@ -138,10 +138,10 @@ def _override_value(key: str, text: str) -> object:
         return text
 
 
-def runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
+def runs_of(df: pd.DataFrame, arm: str, flag: str, allow_empty: bool = False) -> pd.DataFrame:
     """The runs of `key=value` (several joined by '&': `method=full_ft&method.optim.lrs=[...]`;
     an empty value: the runs that leave the key unset), values compared as Hydra parses
-    them."""
+    them. None is an error unless `allow_empty` (a key no run has always is)."""
     runs = df
     for condition in arm.split("&"):
         key, _, value = condition.partition("=")
@@ -153,7 +153,7 @@ def runs_of(df: pd.DataFrame, arm: str, flag: str) -> pd.DataFrame:
         wanted = _override_value(key, value)
         same = [not pd.isna(v) and _override_value(key, str(v)) == wanted for v in runs[key]]
         runs = runs[same]
-    if runs.empty:
+    if runs.empty and not allow_empty:
         raise ValueError(f"{flag} {arm!r}: no finished run has {arm.replace('&', ' and ')}")
     return runs
 
@@ -334,7 +334,11 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                          "by seed and document; 95% bootstrap interval over documents and "
                          "seeds. Where the records keep no per-document scores (`x (by "
                          "seed)`), paired by seed alone: 95% t-interval over seeds."))
-        if control:
+        if control and runs_of(chosen, control, "--control", allow_empty=True).empty:
+            # a study in progress: its tables so far, and what the comparison waits for
+            sections.append(Section(f"Against {control}",
+                                    text=f"No run of {control} has finished yet."))
+        elif control:
             controlled = control_table(chosen, arms, control, replicates)
             if not controlled.empty:
                 sections.append(Section(
