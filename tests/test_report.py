@@ -312,3 +312,25 @@ def test_a_reference_arm_is_named_by_several_factors_or_by_one_left_unset():
     with pytest.raises(ValueError, match=r"no finished run has method=zero_shot and "
                                          r"method.optim.lrs=\[1\]"):
         runs_of(df, "method=zero_shot&method.optim.lrs=[1]", "--gap")
+
+
+def test_bars_never_pool_a_numeric_factor_and_order_it_by_number(tmp_path, monkeypatch):
+    # Graft strength alpha is a number, K a number or null (all modules): bars by select,
+    # one group per (alpha, K) in numeric order, each bar one cell's mean.
+    from transplant.results import plots
+    from transplant.results.report import _bars
+
+    rows = [{"run": f"{a}-{k}-{sel}", "alpha": a, "k": k, "select": sel, "seed": 0,
+             "target_ppl": 100 - 20 * float(a) - (0 if k == "null" else int(k) / 10)
+             - (5 if sel == "bottom" else 0)}
+            for a in ("0.5", "1.0") for k in ("8", "16", "128", "null")
+            for sel in ("activation", "bottom")]
+    drawn = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault(path.name, fig))
+    _bars(pd.DataFrame(rows), "target_ppl", ["alpha", "k", "select"], tmp_path, "runs")
+    ax = drawn["target_ppl_bars"].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "0.5, 8", "0.5, 16", "0.5, 128", "0.5, null", "1.0, 8", "1.0, 16", "1.0, 128",
+        "1.0, null"]
+    assert sorted(round(p.get_height(), 6) for p in ax.patches) == sorted(
+        round(r["target_ppl"], 6) for r in rows)  # 16 cells, 16 bars: nothing pooled

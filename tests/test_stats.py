@@ -321,3 +321,45 @@ def test_gap_recovery_refuses_two_references_for_one_run():
     # against the tuned reference: log(100/50) / log(100/8); the untuned one is an arm now
     assert out.loc["theseus", "gap_recovery_ppl"] == pytest.approx(np.log(2) / np.log(12.5))
     assert out.loc["full_ft", "gap_recovery_ppl"] == pytest.approx(np.log(10) / np.log(12.5))
+
+
+def _graft_runs(bottom_gain: list[float]) -> pd.DataFrame:
+    """A ranked and a bottom-K graft on three donors (donor 0 leaves donor_seed unset), one
+    seed each: metrics only, as an archive saved --no-docs keeps them."""
+    rows = []
+    for chosen, ppl, acc in (("activation", [110.0, 112.0, 115.0], [0.33, 0.34, 0.35]),
+                             ("bottom", [120.0, 118.0, 126.0],
+                              [a + g for a, g in zip([0.33, 0.34, 0.35], bottom_gain,
+                                                     strict=True)])):
+        for donor, p, a in zip((np.nan, 1, 2), ppl, acc, strict=True):
+            rows.append({"run": f"{chosen}-{donor}", "select": chosen, "k": 8, "seed": 0,
+                         "donor_seed": donor, "target_ppl": p, "sentiment_acc": a})
+    return pd.DataFrame(rows)
+
+
+def test_a_replicated_reference_pairs_each_run_with_its_own_replicate(tmp_path):
+    # Three donors, one seed: bottom-K on donor d against the ranked graft on donor d, from
+    # the records' perplexity (log: mean NLL) and sentiment accuracy; a t-interval over donors.
+    from scipy import stats as sps
+
+    from transplant.results.report import paired_table
+
+    df = _graft_runs([0.01, 0.05, 0.03])
+    table = paired_table(tmp_path, df, ["select", "k"], "select=activation",
+                         replicates=("donor_seed",))
+    assert list(table["select"]) == ["bottom"]
+    d = np.log([120 / 110, 118 / 112, 126 / 115])
+    low, high = sps.t.interval(0.95, 2, loc=d.mean(), scale=d.std(ddof=1) / np.sqrt(3))
+    assert table.loc[0, "target ppl ratio"] == (
+        f"{math.exp(d.mean()):.4f} [{math.exp(low):.4f}, {math.exp(high):.4f}]")
+    assert table.loc[0, "target acc difference"].startswith("+0.0300 [")
+    assert table.loc[0, "target seeds x docs"] == "3 x (by seed)"
+
+
+def test_a_reference_run_on_every_replicate_needs_the_replicate_named(tmp_path):
+    from transplant.results.report import paired_table
+
+    with pytest.raises(ValueError, match=r"3 reference runs share seed; they differ in a factor "
+                                         r"the runs do not name \(a replicate factor"):
+        paired_table(tmp_path, _graft_runs([0.0, 0.0, 0.0]), ["select", "k"],
+                     "select=activation")

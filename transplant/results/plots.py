@@ -70,6 +70,13 @@ def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
 UNSET = "(none)"  # the bar of runs that do not have the bars' factor
 
 
+def _numbers_first(values: pd.Series) -> pd.Series:
+    """Sort key: a factor of numbers in numeric order (K = 8 before 16 before 128), the ones
+    that are not (K = null: all modules; UNSET) after them; a factor of names by name."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().any() else values
+
+
 def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) -> Figure:
     """Mean of `metric` over seeds per (group, bar), with 95% t-interval error bars; the mean
     majority-class accuracy as a dashed line where all runs share it (one test split). Runs
@@ -80,7 +87,8 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
         df[c] = df[c].astype(object).where(df[c].notna(), UNSET)
     summary = summarize(df, [metric], [*groups, bars])
     names = sorted(summary[bars].dropna().unique())
-    keys = summary[groups].drop_duplicates().sort_values(groups) if groups else None
+    keys = summary[groups].drop_duplicates().sort_values(groups, key=_numbers_first) \
+        if groups else None
     width = 0.8 / max(1, len(names))
     # wider with more bars, up to a page-wide 24 inches (a 60-cell study is not 54 inches)
     fig, ax = plt.subplots(figsize=(min(24, max(6, 0.9 * len(summary))), 4))
@@ -131,22 +139,28 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
     data[axis] = pd.to_numeric(data[axis])
     others = [a for a in arms if a != axis]
     summary = summarize(data, [metric], [*others, axis] if others else [axis])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = summary.groupby(others, dropna=False) if others else [((), summary)]
-    for key, group in groups:
+    groups = list(summary.groupby(others, dropna=False)) if others else [((), summary)]
+    many = len(groups) > 6  # the legend goes beside the axes, as in the frontier
+    fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
+    for i, (key, group) in enumerate(groups):
         group = group.sort_values(axis)
         row = dict(zip(others, key if isinstance(key, tuple) else (key,), strict=False))
         name = _arm_name(pd.Series(row), others)
-        ax.plot(group[axis], group[f"{metric}_mean"], marker="o", label=name)
+        colour = f"C{i % 10}"  # past the colour cycle's 10, another marker
+        ax.plot(group[axis], group[f"{metric}_mean"], marker=MARKERS[i // 10 % len(MARKERS)],
+                color=colour, label=name)
         if group[f"{metric}_ci_low"].notna().any():
             ax.fill_between(group[axis], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"],
-                            alpha=0.2)
+                            color=colour, alpha=0.2)
     if axis.endswith(".lr"):
         ax.set_xscale("log")
     ax.set_xlabel(label(axis))
     ax.set_ylabel(label(metric))
     ax.set_title("mean over seeds; band: 95% t-interval", fontsize=9)
-    ax.legend(fontsize=8)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

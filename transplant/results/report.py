@@ -23,6 +23,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from transplant.atomic import write_text
@@ -216,20 +217,23 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str,
 
 
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
-                 reference: str) -> pd.DataFrame:
+                 reference: str, replicates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every arm against the reference arm, paired by seed and document and bootstrapped: the
     perplexity ratio, or the accuracy difference for runs scored by example. In a study of
     several factors the reference run is the one that shares the arm's other factors (the
-    scratch run of the same module and host pair)."""
+    scratch run of the same module and host pair), and where runs have replicates
+    (`replicates`: the donor's seed) the one of the same replicate too: a graft on donor 1 is
+    paired with the reference graft on donor 1."""
     ref = runs_of(df, reference, "--reference")
     key = reference.partition("=")[0]
     shared = [a for a in arms if a != key and a in ref and ref[a].notna().any()]
+    by = ["seed", *(r for r in replicates if r in df)]
     rows = []
     for name, group in df.groupby(arms, dropna=False, sort=True):
         if group["run"].isin(ref["run"]).all():
             continue
         row = dict(zip(arms, name if isinstance(name, tuple) else (name,), strict=True))
-        pairs = _pairs(group, _sharing(ref, row, shared))
+        pairs = _pairs(group, _sharing(ref, row, shared), by)
         cells = {k: v for role in ("target", "retention") if pairs
                  for k, v in _paired_cells(study_dir, df.set_index("run"), pairs, role).items()}
         if cells:  # an arm with no reference run of its own factors is not compared
@@ -240,25 +244,25 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
 def _paired_cells(study_dir: Path, runs: pd.DataFrame, pairs: list[tuple[str, str]],
                   role: str) -> dict[str, str]:
     """One role's paired difference: by seed and document where every run of `pairs` kept
-    its per-document scores, else by seed alone from the records' metrics (accuracy where
-    the runs have it, else mean NLL: log perplexity)."""
+    its per-document scores, else by seed alone from the records' metrics (accuracy and mean
+    NLL, whichever the runs have)."""
     a = [load_docs(study_dir, x, role) for x, _ in pairs]
     b = [load_docs(study_dir, y, role) for _, y in pairs]
     if all(d is not None for d in a + b):
         accuracy = "predicted" in a[0]
         d = (paired_accuracy_difference if accuracy else paired_log_ppl_difference)(a, b)
-        paired = f"{d['seeds']} x {d['docs']}"
-    else:
-        names = [x for pair in pairs for x in pair]
-        values = {m: runs.loc[names, m] for m in (f"{role}_acc", f"{role}_nll") if m in runs}
-        usable = [m for m, v in values.items() if v.notna().all()]
-        if not usable:
-            return {}
-        metric = usable[0]
-        accuracy = metric.endswith("_acc")
-        d = paired_seed_difference([runs.at[x, metric] for x, _ in pairs],
-                                   [runs.at[y, metric] for _, y in pairs])
-        paired = f"{d['seeds']} x (by seed)"
+        return _paired_cell(role, accuracy, d, f"{d['seeds']} x {d['docs']}")
+    cells = {}
+    for accuracy, kind in ((True, "acc"), (False, "nll")):
+        values = _seed_metric(runs, pairs, role, kind)
+        if values is not None:
+            d = paired_seed_difference(*values)
+            cells |= _paired_cell(role, accuracy, d, f"{d['seeds']} x (by seed)")
+    return cells
+
+
+def _paired_cell(role: str, accuracy: bool, d: dict[str, float], paired: str
+                 ) -> dict[str, str]:
     if accuracy:
         cell = f"{d['diff']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
         return {f"{role} acc difference": cell, f"{role} seeds x docs": paired}
@@ -267,16 +271,49 @@ def _paired_cells(study_dir: Path, runs: pd.DataFrame, pairs: list[tuple[str, st
     return {f"{role} ppl ratio": cell, f"{role} seeds x docs": paired}
 
 
-def _pairs(group: pd.DataFrame, ref: pd.DataFrame) -> list[tuple[str, str]]:
-    """(run, reference run) by seed; a reference run once (deterministic) pairs with all."""
+def _seed_metric(runs: pd.DataFrame, pairs: list[tuple[str, str]], role: str, kind: str
+                 ) -> tuple[list[float], list[float]] | None:
+    """One number per run of `pairs` from the records' metrics: the role's accuracy (a graft's
+    target accuracy is its `sentiment_acc`) or mean NLL (the log of its perplexity where a
+    run records only that); None where some run lacks it."""
+    names = {x for pair in pairs for x in pair}
+    if kind == "acc":
+        found = [m for m in (f"{role}_acc", *(("sentiment_acc",) if role == "target" else ()))
+                 if m in runs and runs.loc[list(names), m].notna().all()]
+        if not found:
+            return None
+        value = runs[found[0]]
+    else:
+        nll, ppl = f"{role}_nll", f"{role}_ppl"
+        if nll in runs and runs.loc[list(names), nll].notna().all():
+            value = runs[nll]
+        elif ppl in runs and runs.loc[list(names), ppl].notna().all():
+            value = np.log(runs[ppl].astype(float))
+        else:
+            return None
+    return [value[x] for x, _ in pairs], [value[y] for _, y in pairs]
+
+
+def _pairs(group: pd.DataFrame, ref: pd.DataFrame, by: list[str]) -> list[tuple[str, str]]:
+    """(run, reference run) by seed and replicates (`by`); a reference run once
+    (deterministic) pairs with all."""
     if len(ref) == 1:
         return [(r, ref["run"].iloc[0]) for r in group["run"]]
-    if ref["seed"].duplicated().any():
-        raise ValueError(f"--reference: {len(ref)} reference runs share seeds; they differ in "
-                         "a factor the runs do not name")
-    by_seed = dict(zip(ref["seed"].astype(int), ref["run"], strict=True))
-    return [(r, by_seed[int(s)]) for r, s in zip(group["run"], group["seed"], strict=True)
-            if int(s) in by_seed]
+
+    def keys(runs: pd.DataFrame) -> list[tuple[str, ...]]:
+        # the seed as a number ("01" is seed 1); a replicate a run leaves unset is "-"
+        return [(str(int(row["seed"])), *("-" if pd.isna(row[k]) else str(row[k])
+                                          for k in by[1:]))
+                for _, row in runs.iterrows()]
+
+    ref_keys = keys(ref)
+    if len(set(ref_keys)) < len(ref_keys):
+        raise ValueError(f"--reference: {len(ref)} reference runs share {' and '.join(by)}; "
+                         "they differ in a factor the runs do not name (a replicate factor: "
+                         "--replicate)")
+    by_key = dict(zip(ref_keys, ref["run"], strict=True))
+    return [(r, by_key[k]) for r, k in zip(group["run"], keys(group), strict=True)
+            if k in by_key]
 
 
 def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | None
@@ -326,14 +363,18 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
                                          "perplexity, and on accuracy with TIR where runs have "
                                          "it; mean [95% t-interval] over seeds."))
         if reference:
-            paired = paired_table(study_dir, chosen, arms, reference)
+            # a random control's draws are ranked (below), not paired: its seed is a draw
+            drawn = (runs_of(chosen, control, "--control", allow_empty=True)["run"]
+                     if control else [])
+            paired = paired_table(study_dir, chosen[~chosen["run"].isin(drawn)], arms,
+                                  reference, replicates)
             if not paired.empty:
                 sections.append(Section(
                     f"Relative to {reference}", paired,
-                    text="Perplexity ratio to (or accuracy minus) the reference arm, paired "
-                         "by seed and document; 95% bootstrap interval over documents and "
-                         "seeds. Where the records keep no per-document scores (`x (by "
-                         "seed)`), paired by seed alone: 95% t-interval over seeds."))
+                    text=f"Perplexity ratio to (or accuracy minus) the reference arm, paired "
+                         f"by {over} and document; 95% bootstrap interval over documents and "
+                         f"{over}. Where the records keep no per-document scores (`x (by "
+                         f"seed)`), paired by {over} alone: 95% t-interval over them."))
         if control and runs_of(chosen, control, "--control", allow_empty=True).empty:
             # a study in progress: its tables so far, and what the comparison waits for
             sections.append(Section(f"Against {control}",
@@ -409,13 +450,15 @@ def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str
           ) -> list[Section]:
     """`metric` in bars by the arms a study compares (its method's condition or arm: ported /
     scratch / sampled, transport / naive / random) side by side, else by its last varying
-    factor, grouped by the other factors that vary; none where no factor does."""
+    categorical factor, grouped by every other factor that varies (numbers too: a bar never
+    pools graft strengths 0.25 and 1); none where no categorical factor varies."""
     categorical = plots.categorical_axes(runs, arms)
     if not categorical:
         return []
     compared = [a for a in ("method.condition", "method.arm") if a in categorical]
     bars = compared[0] if compared else categorical[-1]
-    groups = [a for a in categorical if a != bars]
+    groups = [a for a in arms if a != bars
+              and (a in categorical or a in plots.numeric_axes(runs, arms))]
     name = f"{metric}_bars"
     return [Section(f"{plots.label(metric)} by {plots.label(bars)}",
                     png=plots.save(plots.grouped_bars(runs, metric, groups, bars), out / name),
