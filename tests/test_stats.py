@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import FAST
 from transplant.results.report import main
-from transplant.results.stats import mean_interval, paired_log_ppl_difference, select
+from transplant.results.stats import mean_interval, paired_log_ppl_difference, select, summarize
 
 
 def test_mean_interval_against_a_hand_computation():
@@ -270,6 +270,18 @@ def test_a_choice_at_an_end_of_the_grid_is_flagged_in_numeric_order():
     assert chosen.loc["b", "alpha"] == "5" and chosen.loc["b", "edge"] == "no"
     assert chosen.loc["a", "grid"] == "2,5,10"
     assert "1 of 2 arms chose an end of their grid" in selection.rule()
+
+
+def test_summary_rows_follow_a_numeric_factor_in_numeric_order():
+    # Run identities hold values as text: positions "10" and "15" must not come before "5",
+    # and K = null (all modules) comes after every number.
+    rows = [{"mode": m, "position": p, "seed": s, "target_ppl": 1.0 + s}
+            for m in ("replace", "insert") for p in ("0", "10", "15", "5", None)
+            for s in (0, 1)]
+    table = summarize(pd.DataFrame(rows), ["target_ppl"], ["mode", "position"])
+    assert list(table["mode"]) == ["insert"] * 5 + ["replace"] * 5
+    assert list(table["position"][:4]) == ["0", "5", "10", "15"]
+    assert pd.isna(table["position"][4])
 
 
 def test_records_without_per_document_scores_are_paired_by_seed(tmp_path):

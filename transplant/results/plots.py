@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from transplant.atomic import replacing  # noqa: E402
-from transplant.results.stats import summarize  # noqa: E402
+from transplant.results.stats import numbers_first, summarize  # noqa: E402
 
 LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
           "retention-domain test perplexity", "val_target_ppl": "target validation perplexity",
@@ -70,13 +70,6 @@ def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
 UNSET = "(none)"  # the bar of runs that do not have the bars' factor
 
 
-def _numbers_first(values: pd.Series) -> pd.Series:
-    """Sort key: a factor of numbers in numeric order (K = 8 before 16 before 128), the ones
-    that are not (K = null: all modules; UNSET) after them; a factor of names by name."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    return numbers if numbers.notna().any() else values
-
-
 def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) -> Figure:
     """Mean of `metric` over seeds per (group, bar), with 95% t-interval error bars; the mean
     majority-class accuracy as a dashed line where all runs share it (one test split). Runs
@@ -87,7 +80,7 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
         df[c] = df[c].astype(object).where(df[c].notna(), UNSET)
     summary = summarize(df, [metric], [*groups, bars])
     names = sorted(summary[bars].dropna().unique())
-    keys = summary[groups].drop_duplicates().sort_values(groups, key=_numbers_first) \
+    keys = summary[groups].drop_duplicates().sort_values(groups, key=numbers_first) \
         if groups else None
     width = 0.8 / max(1, len(names))
     # wider with more bars, up to a page-wide 24 inches (a 60-cell study is not 54 inches)

@@ -38,6 +38,7 @@ from transplant.results.stats import (
     gap_recoveries,
     is_lower_better,
     load_docs,
+    numbers_first,
     paired_accuracy_difference,
     paired_log_ppl_difference,
     paired_seed_difference,
@@ -213,7 +214,7 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str,
             row[f"{m} p"] = f"{p:.3f}"
         row["draws"] = len(draws)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _in_order(pd.DataFrame(rows), arms)
 
 
 def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
@@ -238,7 +239,14 @@ def paired_table(study_dir: Path, df: pd.DataFrame, arms: list[str],
                  for k, v in _paired_cells(study_dir, df.set_index("run"), pairs, role).items()}
         if cells:  # an arm with no reference run of its own factors is not compared
             rows.append({**row, **cells})
-    return pd.DataFrame(rows).fillna("")  # a factor an arm does not have: blank, as above
+    # a factor an arm does not have: blank, as above
+    return _in_order(pd.DataFrame(rows), arms).fillna("")
+
+
+def _in_order(table: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """Rows in the arms' order, numbers by number (as stats.summarize orders them)."""
+    keys = [a for a in arms if a in table]
+    return table.sort_values(keys, key=numbers_first, ignore_index=True) if keys else table
 
 
 def _paired_cells(study_dir: Path, runs: pd.DataFrame, pairs: list[tuple[str, str]],

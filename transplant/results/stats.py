@@ -60,7 +60,16 @@ def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
         for r in replicates:
             row[r] = ",".join(_distinct(group[r]) if r in group else ["-"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(arms, key=numbers_first, ignore_index=True) \
+        if rows else pd.DataFrame(rows)
+
+
+def numbers_first(values: pd.Series) -> pd.Series:
+    """Sort key: a factor of numbers in numeric order (position 5 before 10, K = 8 before 128),
+    the values that are not (K = null: all modules; unset) after them; a factor of names by
+    name."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().any() else values
 
 
 def _distinct(values: pd.Series) -> list[str]:
