@@ -48,14 +48,18 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     assert again["reused"] is True and again["target_ppl"] == metrics["target_ppl"]
 
 
-def test_a_done_pretrain_run_whose_zoo_model_is_gone_rebuilds_it(run, tmp_path):
-    """A restored archive or a new machine has the run record but not the cache."""
+def test_a_done_pretrain_run_whose_zoo_model_is_gone_rebuilds_it(run, tmp_path, caplog):
+    """A restored archive or a new machine has the run record but not the cache; the log
+    says so once (the record is checked again once claimed, silently)."""
     metrics, _ = run([*TINY, "method.recipe.name=z1"])
     zoo = tmp_path / "out" / "cache" / "zoo" / "z1"
     weights = (zoo / "model.safetensors").read_bytes()
     assert run([*TINY, "method.recipe.name=z1"])[0] is None  # there: skipped
     shutil.rmtree(tmp_path / "out" / "cache")
-    again, _ = run([*TINY, "method.recipe.name=z1"])
+    with caplog.at_level("INFO", logger="transplant"):
+        again, _ = run([*TINY, "method.recipe.name=z1"])
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records if "rerun" in
+            r.getMessage()] == [f"done, but {zoo} is gone"]
     assert again is not None and again["reused"] is False  # built again, bit for bit
     assert (zoo / "model.safetensors").read_bytes() == weights
     assert again["target_ppl"] == metrics["target_ppl"]

@@ -54,17 +54,18 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
                     who.get("pid"), who.get("host"))
         return None
     with held:
-        if _finished(cfg, record):  # finished while we were deciding
+        if _finished(cfg, record, say=False):  # finished while we were deciding
             log.info("skip %s: already done", record.dir)
             return None
         return _run_claimed(cfg, record, ident, resolved, multirun)
 
 
-def _finished(cfg: DictConfig, record: RunRecord) -> bool:
+def _finished(cfg: DictConfig, record: RunRecord, say: bool = True) -> bool:
     """Done, not forced, and its product (if its method makes one) still there to read, the
     very file the run scored: a cache rebuilt on another machine can hold other bytes under
     the same key (floating-point kernels differ between CPUs), and the record would then
-    describe weights that are not there."""
+    describe weights that are not there. `say`: log why a done run runs again (once a run)."""
+    info = log.info if say else lambda *args: None
     if not record.is_done() or cfg.force:
         return False
     product = METHODS[cfg.method.name].product
@@ -72,11 +73,11 @@ def _finished(cfg: DictConfig, record: RunRecord) -> bool:
         return True
     path = product(cfg)
     if not path.exists():
-        log.info("rerun %s: done, but %s is gone", record.dir, path.parent)
+        info("rerun %s: done, but %s is gone", record.dir, path.parent)
         return False
     scored = read_json(record.metrics_path).get("product_sha256")
     if scored is not None and scored != (now := file_sha256(path)):
-        log.info("rerun %s: done, but %s is not the file it scored (sha256 %s..., the record "
+        info("rerun %s: done, but %s is not the file it scored (sha256 %s..., the record "
                  "says %s...)", record.dir, path, now[:12], scored[:12])
         return False
     return True
