@@ -161,6 +161,36 @@ def test_run_records_code_and_library_versions(run):
     assert status["code_commit"] == head
 
 
+def test_code_is_dirty_when_the_package_changes_not_when_a_run_archive_does(tmp_path):
+    # A study's sweep rewrites its run records in git (experiments/<study>/runs) while it runs;
+    # that must not mark its own runs' code as dirty. A changed module or config must.
+    from transplant.provenance import code_state
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    files = {"transplant/m.py": "x = 1\n", "conf/config.yaml": "a: 1\n",
+             "experiments/s/runs/r/metrics.json": "{}\n", "README.md": "r\n"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    assert code_state(tmp_path) == (head, False)
+    (tmp_path / "experiments/s/runs/r/metrics.json").write_text('{"ppl": 1}\n')
+    (tmp_path / "README.md").write_text("results\n")
+    (tmp_path / "untracked.py").write_text("")
+    assert code_state(tmp_path) == (head, False)
+    for name in ("transplant/m.py", "conf/config.yaml"):
+        (tmp_path / name).write_text("changed\n")
+        assert code_state(tmp_path) == (head, True)
+        git("checkout", "--", name)
+    assert code_state(tmp_path / "experiments") == (None, None)  # not a checkout's root
+
+
 def test_a_saved_adapter_loads_with_plain_peft_from_anywhere(run, tmp_path, monkeypatch):
     from peft import AutoPeftModelForCausalLM
 

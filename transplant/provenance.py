@@ -1,8 +1,10 @@
 """What produced a number: the code version and the library versions, recorded with every run.
 
-From a git checkout, the commit and whether tracked files differ from it (`code_dirty`); from
-an installed package, its version. Numbers from a dirty tree cannot be traced to a commit, and
-the report says so.
+From a git checkout, the commit and whether the code a run executes differs from it
+(`code_dirty`: the package, its configs and its requirements; not the READMEs, tests or the run
+records a study archives in git, which a sweep rewrites while it runs); from an installed
+package, its version. Numbers from a dirty tree cannot be traced to a commit, and the report
+says so.
 """
 
 from __future__ import annotations
@@ -13,24 +15,34 @@ from functools import cache
 from pathlib import Path
 
 LIBRARIES = ("torch", "transformers", "peft", "lightning", "hydra-core")
+CODE = ("transplant", "conf", "pyproject.toml", "requirements-models.txt")  # what a run executes
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def _git(*args: str) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(_ROOT), *args], capture_output=True, text=True,
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                              timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def code_state(root: Path = _ROOT) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the checkout at `root`; (None, None) outside a git checkout. Dirty
+    means the tracked CODE differs from the commit; untracked files do not count."""
+    commit = _git(root, "rev-parse", "HEAD") if (root / ".git").exists() else None
+    if commit is None:
+        return None, None
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *CODE)
+    return commit, None if status is None else bool(status)
+
+
 @cache
 def provenance() -> dict[str, str | bool | None]:
     """{"code_commit", "code_dirty", "code_version", "<library>_version"...}: flat, for a run's
     metrics. The commit is None outside a git checkout."""
-    commit = _git("rev-parse", "HEAD") if (_ROOT / ".git").exists() else None
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    commit, dirty = code_state()
     out: dict[str, str | bool | None] = {
         "code_commit": commit, "code_dirty": dirty,
         "code_version": importlib.metadata.version("transplant")}
