@@ -136,7 +136,7 @@ class CheckpointOnSignal(Callback):
         self.resume_dir.mkdir(parents=True, exist_ok=True)
         (self.resume_dir / PROGRESS).unlink(missing_ok=True)  # no note beside a newer checkpoint
         tmp = self.resume_dir / (CHECKPOINT + ".tmp")
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # with the optimiser, to resume
         os.replace(tmp, self.resume_dir / CHECKPOINT)
         write_json(self.resume_dir / PROGRESS, {"batches": self.batches_before + self.batches,
                                                 "step": trainer.global_step})
