@@ -284,6 +284,19 @@ def test_summary_rows_follow_a_numeric_factor_in_numeric_order():
     assert pd.isna(table["position"][4])
 
 
+def test_a_cell_shows_its_interval_unless_every_seed_gives_the_same_value():
+    from transplant.results.report import interval_table
+
+    rows = [{"arm": "a", "seed": s, "target_ppl": p, "params_trainable": 7_046_272}
+            for s, p in ((0, 10.0), (1, 12.0))]
+    table = interval_table(pd.DataFrame(rows), ["target_ppl", "params_trainable"], ["arm"])
+    from scipy import stats
+
+    low, high = stats.t.interval(0.95, 1, loc=11.0, scale=stats.sem([10.0, 12.0]))
+    assert table.loc[0, "target_ppl"] == f"11 [{low:.4g}, {high:.4g}]"
+    assert table.loc[0, "params_trainable"] == "7,046,272"  # not "7,046,272 [7,046,272, ...]"
+
+
 def test_records_without_per_document_scores_are_paired_by_seed(tmp_path):
     # An archive saved --no-docs keeps metrics only: the arm is still compared with the
     # reference run of its own seed, the interval over seeds (a t-interval on the differences).

@@ -98,7 +98,7 @@ def _cell(row: pd.Series, metric: str) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
     low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
-    if low is None or math.isnan(low):
+    if low is None or math.isnan(low) or low == high:  # one run, or the same at every seed
         return _number(mean)
     return f"{_number(mean)} [{_number(low)}, {_number(high)}]"
 
