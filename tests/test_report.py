@@ -334,3 +334,26 @@ def test_bars_never_pool_a_numeric_factor_and_order_it_by_number(tmp_path, monke
         "1.0, null"]
     assert sorted(round(p.get_height(), 6) for p in ax.patches) == sorted(
         round(r["target_ppl"], 6) for r in rows)  # 16 cells, 16 bars: nothing pooled
+
+
+def test_a_blank_factor_is_named_by_the_config_value_its_runs_ran_at(tmp_path):
+    # `method.organ.trained=false` names the control; the trained runs leave the key unset and
+    # ran at the config's True, which the Arms text must say (a blank cell alone reads "?"). A
+    # method whose config has no such key (LoRA) adds nothing to the note.
+    from transplant.results.report import write_report
+
+    runs = {"method.organ.trained=False": ("organ", {"trained": False}, "False"),
+            "seed=0": ("organ", {"trained": True}, None),
+            "method=lora": ("lora", {}, None)}
+    for name, (method, organ, trained) in runs.items():
+        d = tmp_path / "st" / name
+        d.mkdir(parents=True)
+        identity = {"method.organ.trained": trained} if trained else {}
+        identity |= {"method": "lora"} if method == "lora" else {}
+        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+        (d / "metrics.json").write_text(json.dumps({"method": method, "seed": 0,
+                                                    "target_ppl": 10.0}))
+        method_cfg = {"name": method, **({"organ": organ} if organ else {})}
+        (d / "config.yaml").write_text(json.dumps({"seed": 0, "method": method_cfg}))
+    markdown = write_report(tmp_path / "st")
+    assert "A blank factor is the config's value: method.organ.trained True." in markdown

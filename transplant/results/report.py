@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from transplant.atomic import write_text
 from transplant.results import plots
@@ -91,6 +92,25 @@ def compute_note(df: pd.DataFrame) -> str:
     cpu_note = f", {cpu.sum() / 3600:.2f} CPU hours (sum of cpu_s{of})" if len(cpu) else ""
     return (f" Compute: {len(timed)} runs, {timed.sum() / 3600:.2f} hours of run wall time "
             f"(sum of wall_s, median {timed.median():.0f} s a run){cpu_note}.")
+
+
+def defaults_note(study_dir: Path, df: pd.DataFrame, arms: list[str]) -> str:
+    """What a blank factor means: the runs that leave it unset ran at their config's value
+    (`method.organ.trained: True`), read from each such run's resolved config.yaml; a factor
+    their configs lack (a LoRA rank of full fine-tuning) stays unexplained, as it is absent."""
+    notes = []
+    for key in arms:
+        values: set[str] = set()
+        for run in df.loc[df[key].isna(), "run"]:
+            path = study_dir / run / "config.yaml"
+            node = yaml.safe_load(path.read_text()) if path.exists() else None
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, dict | list):
+                values.add(str(node))
+        if values:
+            notes.append(f"{key} {' or '.join(sorted(values, key=str))}")
+    return f" A blank factor is the config's value: {'; '.join(notes)}." if notes else ""
 
 
 def _cell(row: pd.Series, metric: str) -> str:
@@ -363,7 +383,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         summary = summary_table(chosen, arms, replicates)
         over = " and ".join(("seeds", *replicates))
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
-                                                      "n runs."))
+                                                      "n runs."
+                                                      + defaults_note(study_dir, chosen, arms)))
         gapped = gap_runs(chosen, arms, *gap) if gap else None
         if gap:
             sections.append(Section("Gap recovery", gap_table(gapped, arms),
