@@ -42,6 +42,26 @@ def test_the_chosen_rate_is_the_runs_own_fixed_rate_result(run, arm):
     assert list(line.get_ydata()) == list(log[f"lr_{best:g}/train/loss"].dropna())
 
 
+def test_an_organ_can_choose_its_rate_in_its_wrapper(run):
+    # The paper tunes the organ as a standalone model: chosen on the wrapper's validation
+    # perplexity, the run is the fixed-rate run whose wrapper scores best, implanted.
+    base = ["method=organ", "eval.retention=null", "eval.validation=true",
+            "trainer.max_steps=4"]
+    chosen, _ = run([*base, LRS, "method.organ.select=wrapper"])
+    fixed = {lr: run([*base, f"method.optim.lr={lr}"])[0] for lr in GRID}
+    for lr in GRID:
+        assert chosen[f"wrapper_val_target_ppl_lr_{lr:g}"] == fixed[lr]["wrapper_val_target_ppl"]
+    # The implant is not scored on validation: its curve would name the metric that chose.
+    assert not any(k.startswith("val_target_ppl_lr_") for k in chosen)
+    best = min(GRID, key=lambda lr: fixed[lr]["wrapper_val_target_ppl"])
+    assert chosen["lr"] == best
+    for key in ("target_ppl", "wrapper_target_ppl", "train_tokens"):
+        assert chosen[key] == fixed[best][key], key
+    with pytest.raises(ConfigError, match=r"method.organ.select='wrapper' is invalid: expected "
+                                          r"implant with method.organ.in_place=true"):
+        run([*base, LRS, "method.organ.select=wrapper", "method.organ.in_place=true"])
+
+
 def test_a_rate_grid_extends_past_its_top_while_the_top_wins(run):
     # Two rates, the grid's top likely best after 4 steps; whatever the scores, the run must
     # follow choose's rule over the same rates trained as runs of their own.

@@ -127,7 +127,8 @@ def improves(new: float, old: float | None, higher: bool) -> bool:
 
 
 def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
-           name: str, extend: int = 0, downward: bool = False) -> tuple[float, dict[str, Any]]:
+           name: str, extend: int = 0, downward: bool = False,
+           metric: tuple[str, bool] | None = None) -> tuple[float, dict[str, Any]]:
     """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
     ascending order (a tie goes to the value tried first: the smaller within the grid, the
     grid's own over an extension's). With `extend`, while the grid's largest
@@ -137,8 +138,9 @@ def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: Dic
     at its first ratio (1e-3, 3e-3 -> 3.3e-4 -> 1.1e-4). (Not for alpha: below the grid lies
     alpha 0, the target itself.) Returns the value with its metrics, the curve
     (`<metric>_<name>_<value>`) and `<name>_on_edge` (1: an end of the grid, extended or not,
-    won: the best may lie beyond it)."""
-    metric, higher = validation_metric(cfg)
+    won: the best may lie beyond it). `metric`: (name, higher is better) when not the
+    config's `validation_metric`."""
+    metric, higher = metric or validation_metric(cfg)
     grid = sorted(grid)
     curve: dict[str, Any] = {}
     best: tuple[float, dict[str, Any]] | None = None
@@ -166,7 +168,9 @@ def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: Dic
 
 
 def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
-                 tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
+                 tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext,
+                 validate: Callable[[nn.Module | None, Any], dict[str, Any]] | None = None,
+                 metric: tuple[str, bool] | None = None
                  ) -> tuple[nn.Module | None, Any, dict[str, Any]]:
     """`make(cfg)` -> (the model a config trains, whatever goes with it), at method.optim.lr;
     or, with `method.optim.lrs`, made at each rate of that grid (extended past either end by
@@ -179,11 +183,14 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
     Each rate's validation score is kept in the run's resume/ as soon as it is known: a
     relaunch after the run was killed (even SIGKILL, which leaves no checkpoint) makes only
     the rates it lacks, and the chosen one again if an earlier attempt scored it (seeded: the
-    same model)."""
+    same model).
+
+    `validate(model, companion)` -> validation metrics, and `metric` (name, higher is better):
+    what chooses, when not the model's own `validation_metric` (the organ: its wrapper's)."""
     lrs = cfg.method.optim.lrs
     if lrs is None:
         return (*make(cfg), {})
-    metric, higher = validation_metric(cfg)
+    metric, higher = selection = metric or validation_metric(cfg)
     kept: dict[str, Any] = {}  # the best rate made in this attempt: its model, companion, lr
     scores = ctx.resume_dir(LR_SCORES)
 
@@ -200,14 +207,15 @@ def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
                      metric, val[metric])
             return val
         model, extra = make(at(lr))
-        val = evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",))
+        val = (validate(model, extra) if validate is not None else
+               evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",)))
         write_json(path, val)
         if improves(val[metric], kept.get("metric"), higher):
             kept.update(model=model, extra=extra, metric=val[metric], lr=lr)
         return val
 
     lr, chosen = choose(list(lrs), score, cfg, "lr", extend=cfg.method.optim.lrs_extend,
-                        downward=True)
+                        downward=True, metric=selection)
     if kept.get("lr") != lr:  # the earlier attempt's winner: made again for the test splits
         kept.clear()
         kept["model"], kept["extra"] = make(at(lr))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.config import ImplantMode, MethodConfig, ModelConfig, check
+from transplant.config import Choice, ImplantMode, MethodConfig, ModelConfig, check
 from transplant.methods.common import at_chosen_lr, evaluate, load, optim_key, test_roles, train
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts, model_facts
@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from transplant.surgery.organ import Organ
 
 ORGAN_FILE = "organ.safetensors"
+
+
+class OrganSelect(Choice):  # which validation perplexity chooses the rate (method.optim.lrs)
+    implant = "implant"  # the recipient with the organ implanted: what the organ is for
+    wrapper = "wrapper"  # the organ in its training wrapper: the paper's organ perplexity
 
 
 @dataclass
@@ -47,6 +52,10 @@ class OrganConfig:
     # false: the control arm: the same layers implanted untrained, so a position sweep can
     # tell what the training did from what moving layers does.
     trained: bool = True
+    # With method.optim.lrs: choose the rate on the implanted model's validation perplexity, or
+    # on the wrapper's (the organ trained as a standalone model, as the paper tunes it; the
+    # implant at a rate it prefers can be worse than the untrained organ).
+    select: OrganSelect = OrganSelect.implant
 
 
 @dataclass
@@ -65,6 +74,9 @@ def check_organ(cfg: DictConfig, donor: ModelFacts) -> None:
     check(organ.trained or cfg.method.optim.lrs is None, "method.optim.lrs",
           cfg.method.optim.lrs and list(cfg.method.optim.lrs),
           "null with method.organ.trained=false (an untrained organ has no rate to choose)")
+    check(organ.select == OrganSelect.implant or not organ.in_place, "method.organ.select",
+          str(organ.select), "implant with method.organ.in_place=true (an organ trained in "
+          "place has no wrapper to score)")
     check(organ.length > 0, "method.organ.length", organ.length, "an integer > 0")
     start, length = organ_span(organ, donor.layers)
     check(0 <= start <= donor.layers - length, "method.organ.start", organ.start,
@@ -151,20 +163,30 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         recipient, _ = load(cfg, ctx, recipient_name)
         return implant(recipient, organ, position, settings.mode)
 
+    on_wrapper = settings.select == OrganSelect.wrapper
+
+    def score_in_wrapper(organ: Organ, roles: tuple[str, ...]) -> dict[str, float]:
+        wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
+        metrics = evaluate(wrapper, tokenizer, cfg, ctx, prefix="wrapper_", per_doc=False,
+                           roles=roles)
+        return {k: v for k, v in metrics.items() if k.endswith(("_ppl", "_bpb"))}
+
     def make(at: DictConfig):  # the organ a config makes; implanted when a grid scores it
         path, trained = organ_file(at, ctx, donor, tokenizer, start, length)
         organ = Organ.load(path)
-        # Without a grid the recipient loads once the donor is freed (below).
-        recipient = implanted(organ) if at.method.optim.lrs is not None else None
-        return recipient, (path, organ, trained)
+        # Without a grid (or scored in its wrapper) the recipient loads once the donor is
+        # freed (below).
+        grid = at.method.optim.lrs is not None and not on_wrapper
+        return (implanted(organ) if grid else None), (path, organ, trained)
 
-    recipient, (path, organ, trained_now), chosen = at_chosen_lr(make, tokenizer, cfg, ctx)
+    recipient, (path, organ, trained_now), chosen = at_chosen_lr(
+        make, tokenizer, cfg, ctx,
+        **({"validate": lambda _, made: score_in_wrapper(made[1], ("val_target",)),
+            "metric": ("wrapper_val_target_ppl", False)} if on_wrapper else {}))
     ctx.add_artifact(path, "organ", f"organ-{organ.manifest['sha256'][:16]}")
 
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
-        wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
-        metrics = evaluate(wrapper, tokenizer, cfg, ctx, prefix="wrapper_", per_doc=False)
-        return {k: v for k, v in metrics.items() if k.endswith(("_ppl", "_bpb"))}
+        return score_in_wrapper(organ, ("target", "retention", "val_target"))
 
     eval_key = {"organ": organ.manifest["sha256"], "eval": result_part(cfg, "eval"),
                 "data": result_part(cfg, "data")}
