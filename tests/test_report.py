@@ -357,3 +357,25 @@ def test_a_blank_factor_is_named_by_the_config_value_its_runs_ran_at(tmp_path):
         (d / "config.yaml").write_text(json.dumps({"seed": 0, "method": method_cfg}))
     markdown = write_report(tmp_path / "st")
     assert "A blank factor is the config's value: method.organ.trained True." in markdown
+
+
+def test_the_arms_table_gives_the_organs_perplexity_in_its_wrapper(tmp_path):
+    # The organ's budget study reads the paper's organ perplexity (in the training wrapper) and
+    # the one its rate was chosen on, beside the implanted model's.
+    from transplant.results.report import write_report
+
+    for seed, wrapper in ((0, 100.0), (1, 102.0)):
+        d = tmp_path / "st" / f"seed={seed}"
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"status": "done",
+                                                   "identity": {"seed": str(seed)}}))
+        (d / "metrics.json").write_text(json.dumps({
+            "method": "organ", "seed": seed, "target_ppl": 127.0, "wrapper_target_ppl": wrapper,
+            "wrapper_val_target_ppl": wrapper + 1}))
+    markdown = write_report(tmp_path / "st")
+    header, row = [line for line in markdown.splitlines() if "wrapper_target_ppl" in line
+                   or line.startswith("| organ")][:2]
+    cells = dict(zip([c.strip() for c in header.split("|")],
+                     [c.strip() for c in row.split("|")], strict=True))
+    assert cells["wrapper_target_ppl"].startswith("101 [")
+    assert cells["wrapper_val_target_ppl"].startswith("102 [")
