@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 
@@ -119,7 +120,11 @@ def test_grouped_bars_keep_runs_that_lack_a_factor():
     fig = grouped_bars(pd.DataFrame(rows), "target_ppl", ["arm", "widths"], "model.name")
     ax = fig.axes[0]
     bars = sorted((p.get_height(), p.get_x() + p.get_width() / 2) for p in ax.patches)
-    assert [h for h, _ in bars] == [9001.0, 11000.0, 12000.0]  # one bar per cell, no empties
+    from scipy.stats import gmean
+
+    # one bar per cell, no empties; a single run's bar is exactly its perplexity
+    assert [h for h, _ in bars] == [pytest.approx(gmean([9000.0, 9001.0, 9002.0]), rel=1e-12),
+                                    11000.0, 12000.0]
     assert [t.get_text() for t in ax.get_xticklabels()] == [UNSET, "transport, w128_w192"]
     # each group's bars sit around its own tick: the carried group's one bar on tick 1,
     # the baselines' two either side of tick 0
@@ -149,7 +154,9 @@ def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
     assert row["target_ppl p"] == f"{rank_p_value(100.0, ppl8, higher_is_better=False):.3f}"
     assert row["target_ppl p"] == "0.400"  # (1 + 1) / (1 + 4)
     assert row["sentiment_acc p"] == "0.200"  # no draw as accurate: 1 / 5
-    assert row["target_ppl control"] == "101.8 [99, 104]"
+    from scipy.stats import gmean  # perplexities are averaged on their log
+
+    assert row["target_ppl control"] == f"{gmean(ppl8):.4g} [99, 104]"  # 101.7
 
 
 def test_replicate_donors_fold_into_one_arm_and_the_control_ranks_like_against_like(tmp_path):
@@ -182,13 +189,16 @@ def test_replicate_donors_fold_into_one_arm_and_the_control_ranks_like_against_l
     assert summary.loc["activation", "seeds"] == "0"
     assert summary.loc["activation", "method.graft.donor_seed"] == "-,1,2"
     assert summary.loc["random_matched", "seeds"] == "0,1,2,3"
-    assert summary.loc["activation", "target_ppl"].startswith("110 [")  # mean of 100, 110, 120
+    from scipy.stats import gmean
+
+    # the geometric mean of 100, 110 and 120 (109.7)
+    assert summary.loc["activation", "target_ppl"].startswith(f"{gmean([100, 110, 120]):.4g} [")
     assert "over seeds and method.graft.donor_seed" in md
     section = md[md.index("## Against"):].split("\n## ")[0]
     row = [c.strip() for c in section.strip().splitlines()[-1].strip("|").split("|")]
     # the donor-0 run (100) among the 4 draws, one better: (1 + 1) / (1 + 4). The arm's mean
-    # over donors (110) would have been beaten by all four: p = 1.
-    assert row == ["activation", "100", "101.8 [99, 104]", "0.4", "4"]
+    # over donors (109.7) would have been beaten by all four: p = 1.
+    assert row == ["activation", "100", f"{gmean(draws):.4g} [99, 104]", "0.4", "4"]
 
 
 def test_a_control_with_no_finished_run_yet_leaves_the_rest_of_the_report(tmp_path):
@@ -220,8 +230,8 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     ax = plot(spread=100.0)
     points = [(c.lines[0].get_xdata()[0], c.lines[0].get_color(), c.lines[0].get_marker())
               for c in ax.containers]
-    assert [round(x, 6) for x, _, _ in points] == [round(100.0 * 100.0 ** (i / 11) + 0.5, 6)
-                                                   for i in range(12)]  # the seed means
+    seed_means = [math.sqrt(v * (v + 1)) for v in (100.0 * 100.0 ** (i / 11) for i in range(12))]
+    assert [round(x, 6) for x, _, _ in points] == [round(m, 6) for m in seed_means]
     assert len({(color, marker) for _, color, marker in points}) == 12
     # past 10 arms each point is numbered as its legend entry is
     assert [t.get_text() for t in ax.texts] == [str(i + 1) for i in range(12)]

@@ -7,7 +7,13 @@ import pytest
 
 from tests.conftest import FAST
 from transplant.results.report import main
-from transplant.results.stats import mean_interval, paired_log_ppl_difference, select, summarize
+from transplant.results.stats import (
+    is_perplexity,
+    mean_interval,
+    paired_log_ppl_difference,
+    select,
+    summarize,
+)
 
 
 def test_mean_interval_against_a_hand_computation():
@@ -21,6 +27,47 @@ def test_mean_interval_against_a_hand_computation():
     assert s["ci_high"] == pytest.approx(2 + half, rel=1e-12)
     one = mean_interval(pd.Series([5.0]))
     assert one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["std"])
+
+
+def test_perplexities_are_aggregated_on_their_log():
+    # Three seeds of a destroyed model, two orders of magnitude apart: on the raw scale the
+    # mean is ruled by one seed and the interval goes below zero.
+    from scipy import stats
+
+    ppl = [10.0, 1_000.0, 100_000.0]
+    raw = mean_interval(pd.Series(ppl))
+    assert raw["ci_low"] < 0
+    s = summarize(pd.DataFrame({"arm": "a", "seed": [0, 1, 2], "target_ppl": ppl,
+                                "gap_recovery_ppl": [-1.0, 0.0, 4.0]}),
+                  ["target_ppl", "gap_recovery_ppl"], ["arm"]).iloc[0]
+    logs = np.log(ppl)
+    low, high = stats.t.interval(0.95, 2, loc=logs.mean(), scale=stats.sem(logs))
+    assert s["target_ppl_mean"] == pytest.approx(1_000.0, rel=1e-12)  # exp(mean NLL)
+    assert (s["target_ppl_ci_low"], s["target_ppl_ci_high"]) == pytest.approx(
+        (math.exp(low), math.exp(high)), rel=1e-12)
+    assert s["target_ppl_std"] == pytest.approx(math.exp(logs.std(ddof=1)), rel=1e-12)
+    assert s["gap_recovery_ppl_mean"] == 1.0  # a ratio of log perplexities: arithmetic
+    assert [is_perplexity(m) for m in ("target_ppl", "val_target_ppl_lr_0.001",
+                                       "val_ppl_python_code", "gap_recovery_ppl",
+                                       "sentiment_acc", "wrapper_target_ppl")] == [
+        True, True, True, False, False, True]
+    assert mean_interval(pd.Series([11_000.0]), log=True)["mean"] == 11_000.0  # not 10,999.99..
+    same = mean_interval(pd.Series([7.0, 7.0]), log=True)
+    assert (same["mean"], same["ci_low"], same["ci_high"], same["std"]) == (7.0, 7.0, 7.0, 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        mean_interval(pd.Series([0.0, 1.0]), log=True)
+
+
+def test_selection_takes_the_lowest_mean_nll_over_seeds():
+    # lr 1e-3: seeds at 1 and 1,000 (mean NLL ln 31.6); lr 1e-4: 100 at both (ln 100). The
+    # arithmetic mean (500.5 against 100) would choose 1e-4.
+    rows = [{"run": f"{lr}-{s}", "method": "lora", "method.optim.lr": lr, "seed": s,
+             "val_target_ppl": v, "target_ppl": v}
+            for lr, vals in ((1e-3, (1.0, 1_000.0)), (1e-4, (100.0, 100.0)))
+            for s, v in enumerate(vals)]
+    chosen = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"])
+    assert chosen.chosen["method.optim.lr"].tolist() == [1e-3]
+    assert chosen.chosen["mean val_target_ppl"].iloc[0] == pytest.approx(math.sqrt(1_000))
 
 
 def _runs():
@@ -93,13 +140,15 @@ def test_report_selects_aggregates_and_pairs_real_runs(run, tmp_path, capsys):
     lora["lr"] = [json.loads((p.parent / "status.json").read_text())["identity"]
                   ["method.optim.lr"] for p in study.glob("*/metrics.json")
                   if json.loads(p.read_text())["method"] == "lora"]
-    by_lr = lora.groupby("lr")["val_target_ppl"].mean()
+    from scipy.stats import gmean  # perplexities are averaged over seeds on their log
+
+    by_lr = lora.groupby("lr")["val_target_ppl"].agg(gmean)
     best = by_lr.idxmin()
-    expected = lora[lora["lr"] == best]["target_ppl"].mean()
+    expected = gmean(lora[lora["lr"] == best]["target_ppl"])
     summary = pd.read_csv(study / "_report" / "summary.csv")
     cell = summary.set_index("method").loc["lora", "target_ppl"]
     assert cell.startswith(f"{expected:.4g} [")
-    assert "method.optim.lr chosen per arm by the lowest mean val_target_ppl" in out
+    assert "method.optim.lr chosen per arm by the lowest geometric mean val_target_ppl" in out
     assert "Relative to method=zero_shot" in out and "2 x " in out
     assert "All numbers from commit " in out
     # The expected grid's missing points (seed 2 was never launched) are named.
@@ -292,8 +341,9 @@ def test_a_cell_shows_its_interval_unless_every_seed_gives_the_same_value():
     table = interval_table(pd.DataFrame(rows), ["target_ppl", "params_trainable"], ["arm"])
     from scipy import stats
 
-    low, high = stats.t.interval(0.95, 1, loc=11.0, scale=stats.sem([10.0, 12.0]))
-    assert table.loc[0, "target_ppl"] == f"11 [{low:.4g}, {high:.4g}]"
+    logs = np.log([10.0, 12.0])
+    low, high = np.exp(stats.t.interval(0.95, 1, loc=logs.mean(), scale=stats.sem(logs)))
+    assert table.loc[0, "target_ppl"] == f"{math.sqrt(120):.4g} [{low:.4g}, {high:.4g}]"
     assert table.loc[0, "params_trainable"] == "7,046,272"  # not "7,046,272 [7,046,272, ...]"
 
 

@@ -1,7 +1,7 @@
 """The study plots, chosen by what the study varies (matplotlib, no display needed).
 
 - a metric against a numeric axis the study sweeps (organ position, graft K, learning rate...),
-  one line per arm with its 95% t-interval band over seeds;
+  one line per arm with its 95% t-interval band over seeds (perplexities on their log);
 - grouped bars with 95% intervals over the categorical axes it sweeps (portability: PEFT
   module x condition), the majority-class accuracy drawn where it is one number;
 - the frontier: target against retention perplexity, one point per arm and value;
@@ -121,7 +121,7 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)  # the majority-class line
     ax.set_ylabel(label(metric))
-    ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
+    ax.set_title("mean over seeds (perplexity: geometric); bars: 95% t-interval", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -149,7 +149,7 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
         ax.set_xscale("log")
     ax.set_xlabel(label(axis))
     ax.set_ylabel(label(metric))
-    ax.set_title("mean over seeds; band: 95% t-interval", fontsize=9)
+    ax.set_title("mean over seeds (perplexity: geometric); band: 95% t-interval", fontsize=9)
     if many:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     else:
@@ -192,7 +192,7 @@ def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
     better = "lower" if target == "target_ppl" else "higher"
     ax.set_xlabel(f"{label(target)} ({better}: learned more)")
     ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
-    ax.set_title("mean over seeds; bars: 95% t-interval", fontsize=9)
+    ax.set_title("mean over seeds (perplexity: geometric); bars: 95% t-interval", fontsize=9)
     if many:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     else:

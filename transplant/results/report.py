@@ -44,6 +44,7 @@ from transplant.results.stats import (
     paired_log_ppl_difference,
     paired_seed_difference,
     rank_p_value,
+    seed_mean,
     select,
     summarize,
 )
@@ -195,6 +196,8 @@ def gap_table(per_run: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return interval_table(per_run, metrics, arms)
 
 
+GEOMETRIC = ("perplexities: the geometric mean (exp of the mean log perplexity) and the "
+             "t-interval of the log, exponentiated")
 CONTROLLED = ("target_ppl", "sentiment_acc", "sentiment_f1", "target_acc", "target_f1")
 
 
@@ -227,10 +230,10 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str,
         if draws.empty or group.empty:
             continue
         for m in metrics:
-            observed, values = group[m].mean(), draws[m].dropna()
+            observed, values = seed_mean(group[m], m), draws[m].dropna()
             p = rank_p_value(observed, list(values), higher_is_better=not is_lower_better(m))
             row[m] = _number(observed)
-            row[f"{m} control"] = (f"{_number(values.mean())} [{_number(values.min())}, "
+            row[f"{m} control"] = (f"{_number(seed_mean(values, m))} [{_number(values.min())}, "
                                    f"{_number(values.max())}]")
             row[f"{m} p"] = f"{p:.3f}"
         row["draws"] = len(draws)
@@ -384,7 +387,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         summary = summary_table(chosen, arms, replicates)
         over = " and ".join(("seeds", *replicates))
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
-                                                      "n runs."
+                                                      f"n runs; {GEOMETRIC}."
                                                       + defaults_note(study_dir, chosen, arms)))
         gapped = gap_runs(chosen, arms, *gap) if gap else None
         if gap:
@@ -423,7 +426,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
             sections.append(Section("Frontier", frontier_table(df, identity, select_param),
                                     text="Every arm and value (descriptive: nothing is "
                                          "chosen from test numbers). Test perplexity (or "
-                                         "accuracy), mean [95% t-interval]."))
+                                         "accuracy), mean [95% t-interval]; "
+                                         f"{GEOMETRIC}."))
         if plots_dir is not None:
             sections += _figures(study_dir, df, identity, chosen, arms, select_param,
                                  two_domains, plots_dir, gap, gapped)

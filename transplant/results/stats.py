@@ -1,11 +1,13 @@
-"""Statistics over run records: seeds aggregated with t-intervals, validation-only selection,
-and paired differences bootstrapped over documents and seeds. pandas/numpy/scipy, no torch.
+"""Statistics over run records: seeds aggregated with t-intervals (perplexities on their log),
+validation-only selection, and paired differences bootstrapped over documents and seeds.
+pandas/numpy/scipy, no torch.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +28,31 @@ def arm_columns(df: pd.DataFrame, identity: Iterable[str], exclude: tuple[str, .
     return keys or ["method"]
 
 
-def mean_interval(values: pd.Series, confidence: float = 0.95) -> dict[str, float]:
-    """Mean, sample standard deviation, t-interval of the mean, and n (NaN interval if n=1)."""
+def is_perplexity(metric: str) -> bool:
+    """`target_ppl`, `val_target_ppl_lr_0.001`, `val_ppl_python_code`: a perplexity. Gap
+    recovery on log perplexity (`gap_recovery_ppl`) is a ratio, not one."""
+    return bool(re.search(r"(^|_)ppl($|_)", metric)) and not metric.startswith("gap_recovery")
+
+
+def mean_interval(values: pd.Series, confidence: float = 0.95, log: bool = False
+                  ) -> dict[str, float]:
+    """Mean, sample standard deviation, t-interval of the mean, and n (NaN interval if n=1).
+
+    `log`: on the values' logarithm, mapped back: the geometric mean, the interval
+    exponentiated, and the standard deviation as a factor (exp of the log's). For perplexity
+    this is the mean NLL over seeds, where the interval stays positive: seeds that spread
+    over orders of magnitude (a destroyed model) would give an arithmetic mean ruled by one
+    seed and an interval below zero.
+    """
     x = values.dropna().astype(float).to_numpy()
+    if log:
+        if (x <= 0).any():
+            raise ValueError(f"a geometric mean needs positive values; got {sorted(x)[:3]}")
+        s = mean_interval(pd.Series(np.log(x)), confidence)
+        s = {k: (v if k == "n" else float(np.exp(v))) for k, v in s.items()}
+        if len(x) and (x == x[0]).all():  # one run, or the same at every seed: exactly it
+            s |= {k: float(x[0]) for k in ("mean", "ci_low", "ci_high") if not np.isnan(s[k])}
+        return s
     n = len(x)
     mean = float(x.mean()) if n else float("nan")
     std = float(x.std(ddof=1)) if n > 1 else float("nan")
@@ -41,18 +65,24 @@ def mean_interval(values: pd.Series, confidence: float = 0.95) -> dict[str, floa
     return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
 
 
+def seed_mean(values: pd.Series, metric: str) -> float:
+    """The mean over seeds `summarize` reports for `metric` (geometric for a perplexity)."""
+    return mean_interval(values, log=is_perplexity(metric))["mean"]
+
+
 def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
               replicates: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high`, `n` (runs over seeds) and the
-    seeds, one per run. Where the arm's runs also replicate over `replicates` (the donor's
-    seed), the seeds and each replicate factor list their distinct values ("-": not
-    overridden), so an arm of seed 0 on three donors reads seeds 0 and donors -,1,2."""
+    seeds, one per run; perplexities on their log (`mean_interval(log=True)`). Where the arm's
+    runs also replicate over `replicates` (the donor's seed), the seeds and each replicate
+    factor list their distinct values ("-": not overridden), so an arm of seed 0 on three
+    donors reads seeds 0 and donors -,1,2."""
     rows = []
     for key, group in df.groupby(arms, dropna=False, sort=True):
         row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
         for m in metrics:
             if m in group:
-                s = mean_interval(group[m])
+                s = mean_interval(group[m], log=is_perplexity(m))
                 row.update({f"{m}_{k}": v for k, v in s.items() if k != "n"})
                 row["n"] = s["n"]
         seeds = sorted(group[SEED].astype(int))
@@ -100,7 +130,8 @@ class Selection:
             how = (f"the best mean over seeds of the first of {self.by.replace(',', ', ')} "
                    "it has (lowest perplexity, highest accuracy or F1)")
         else:
-            how = f"the {'lowest' if self.lower_is_better else 'highest'} mean {self.by} over seeds"
+            how = (f"the {'lowest' if self.lower_is_better else 'highest'} "
+                   f"{'geometric ' if is_perplexity(self.by) else ''}mean {self.by} over seeds")
         edges = int((self.chosen.get("edge", pd.Series(dtype=str)) == "yes").sum())
         warning = (f". {edges} of {len(self.chosen)} arms chose an end of their grid (edge: "
                    "yes): the best value may lie beyond it" if edges else "")
@@ -143,7 +174,7 @@ def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
         if metric is None:
             raise ValueError(f"--by {by!r}: the runs of arm {row} have none of these metrics")
         lower = is_lower_better(metric) if lower_is_better is None else lower_is_better
-        values = _in_grid_order(group.groupby(param)[metric].mean())
+        values = _in_grid_order(group.groupby(param)[metric].agg(seed_mean, metric=metric))
         best = values.idxmin() if lower else values.idxmax()
         chosen.append({**row, param: best, f"mean {metric}": values[best],
                        "grid": ",".join(str(v) for v in values.index),
