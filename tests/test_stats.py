@@ -58,6 +58,18 @@ def test_perplexities_are_aggregated_on_their_log():
         mean_interval(pd.Series([0.0, 1.0]), log=True)
 
 
+def test_a_rate_chosen_per_seed_is_listed_not_averaged():
+    from transplant.results.report import interval_table
+
+    rows = [{"arm": "organ", "seed": s, "lr": lr, "target_ppl": 100.0}
+            for s, lr in ((2, 0.0033333), (0, 0.011111), (1, 0.0033333))]
+    rows += [{"arm": "lora", "seed": s, "lr": 0.003, "target_ppl": 90.0} for s in range(3)]
+    table = interval_table(pd.DataFrame(rows), ["lr", "target_ppl"], ["arm"]).set_index("arm")
+    assert table.loc["organ", "lr"] == "0.01111, 0.003333, 0.003333"  # seeds 0, 1, 2
+    assert table.loc["lora", "lr"] == "0.003"  # one value: shown once
+    assert table.loc["organ", "seeds"] == "0,1,2"
+
+
 def test_selection_takes_the_lowest_mean_nll_over_seeds():
     # lr 1e-3: seeds at 1 and 1,000 (mean NLL ln 31.6); lr 1e-4: 100 at both (ln 100). The
     # arithmetic mean (500.5 against 100) would choose 1e-4.

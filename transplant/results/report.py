@@ -119,6 +119,9 @@ def _cell(row: pd.Series, metric: str) -> str:
     mean = row.get(f"{metric}_mean")
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
+    chosen = row.get(f"{metric}_values")
+    if isinstance(chosen, list) and len(set(chosen)) > 1:  # grid points: each seed's, not a mean
+        return ", ".join(_number(v) for v in chosen)
     low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
     if low is None or math.isnan(low) or low == high:  # one run, or the same at every seed
         return _number(mean)
@@ -133,8 +136,9 @@ def _number(x: float) -> str:
 
 def interval_table(df: pd.DataFrame, metrics: list[str], keys: list[str],
                    replicates: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One row per group of `keys`: each metric as "mean [95% t-interval]", then n, the seeds
-    and the values of each replicate factor."""
+    """One row per group of `keys`: each metric as "mean [95% t-interval]" (a value chosen
+    from a grid, such as the learning rate: each seed's, in seed order, where they differ),
+    then n, the seeds and the values of each replicate factor."""
     summary = summarize(df, metrics, keys, replicates)
     out = summary[keys].astype(object).where(summary[keys].notna(), "")
     for m in metrics:

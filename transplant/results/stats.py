@@ -54,8 +54,9 @@ def mean_interval(values: pd.Series, confidence: float = 0.95, log: bool = False
             s |= {k: float(x[0]) for k in ("mean", "ci_low", "ci_high") if not np.isnan(s[k])}
         return s
     n = len(x)
-    mean = float(x.mean()) if n else float("nan")
-    std = float(x.std(ddof=1)) if n > 1 else float("nan")
+    same = n > 0 and bool((x == x[0]).all())  # exactly, not up to the mean's rounding
+    mean = float(x[0]) if same else float(x.mean()) if n else float("nan")
+    std = 0.0 if same and n > 1 else float(x.std(ddof=1)) if n > 1 else float("nan")
     if n > 1 and std > 0:
         low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=std / np.sqrt(n))
     elif n > 1:
@@ -70,13 +71,19 @@ def seed_mean(values: pd.Series, metric: str) -> float:
     return mean_interval(values, log=is_perplexity(metric))["mean"]
 
 
+# A value each run chose on validation from a grid (its learning rate, Theseus' alpha): a mean
+# and interval of grid points says little, so `summarize` also lists them in seed order.
+CHOSEN = ("lr", "alpha")
+
+
 def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
               replicates: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high`, `n` (runs over seeds) and the
     seeds, one per run; perplexities on their log (`mean_interval(log=True)`). Where the arm's
     runs also replicate over `replicates` (the donor's seed), the seeds and each replicate
     factor list their distinct values ("-": not overridden), so an arm of seed 0 on three
-    donors reads seeds 0 and donors -,1,2."""
+    donors reads seeds 0 and donors -,1,2. A value chosen from a grid (CHOSEN) also has
+    `<metric>_values`, one per run in seed order."""
     rows = []
     for key, group in df.groupby(arms, dropna=False, sort=True):
         row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
@@ -85,6 +92,9 @@ def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
                 s = mean_interval(group[m], log=is_perplexity(m))
                 row.update({f"{m}_{k}": v for k, v in s.items() if k != "n"})
                 row["n"] = s["n"]
+                if m in CHOSEN:
+                    by_seed = group.assign(_s=group[SEED].astype(int)).sort_values("_s")
+                    row[f"{m}_values"] = by_seed[m].dropna().astype(float).tolist()
         seeds = sorted(group[SEED].astype(int))
         row["seeds"] = ",".join(str(s) for s in (sorted(set(seeds)) if replicates else seeds))
         for r in replicates:
