@@ -120,10 +120,16 @@ def test_run_signalled_mid_training_resumes_to_the_uninterrupted_result(tmp_path
     assert status["status"] == "preempted", status
     assert (run_dir / "resume" / "train" / "resume.ckpt").exists()
     assert not (run_dir / "metrics.json").exists()
+    spent = status["spent"]
+    assert 0 < spent["wall_s"] < status["end"] - status["start"] and spent["cpu_s"] > 0
 
     relaunch = _launch(["study=cut", *train], tmp_path)
     assert relaunch.wait(timeout=600) == 0, relaunch.stderr.read()[-3000:]
     resumed = json.loads((run_dir / "metrics.json").read_text())
+    # Its cost is both attempts': the first's, recorded when it stopped, and the second's.
+    second = json.loads((run_dir / "status.json").read_text())
+    assert 0 < resumed["wall_s"] - spent["wall_s"] <= second["end"] - second["start"]
+    assert resumed["cpu_s"] > spent["cpu_s"]
     reference = json.loads((tmp_path / "out" / "whole" / run_dir.name / "metrics.json")
                            .read_text())
     assert 0 < resumed["resumed_step"] < 300

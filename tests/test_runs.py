@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO
 from transplant.config import ConfigError
 from transplant.results.records import read_study
-from transplant.runs import identity, run_id
+from transplant.runs import RunRecord, identity, run_id
 
 
 def test_identity_keeps_only_overrides_that_change_the_result():
@@ -254,3 +254,26 @@ def test_a_rerun_never_shows_an_earlier_attempts_adapter(run, tmp_path):
     assert metrics is None and json.loads((run_dir / "status.json").read_text())["status"] == \
         "failed"
     assert not (run_dir / "adapter").exists()
+
+
+def test_a_resumed_runs_cost_counts_the_preempted_attempts_it_resumes(tmp_path):
+    record = RunRecord(tmp_path / "run", {"seed": "0"})
+    record.start("seed: 0\n")
+    record.preempt("SIGUSR1", {"cpu_s": 3.0, "wall_s": 2.0})
+    (record.dir / "resume").mkdir()  # the checkpoint the next attempt resumes
+    record.start("seed: 0\n")
+    assert record.spent() == {"cpu_s": 3.0, "wall_s": 2.0}
+    record.preempt("SIGUSR1", {"cpu_s": 0.5, "wall_s": 0.25})
+    assert record.spent() == {"cpu_s": 3.5, "wall_s": 2.25}
+    assert record.status()["attempts"] == 2
+
+    # Without its checkpoint (removed as stale, or never written) nothing earlier is reused.
+    (record.dir / "resume").rmdir()
+    record.start("seed: 0\n")
+    assert record.spent() == {}
+    # Nor after a failure: a failed attempt's work is not what the next one continues.
+    record.preempt("SIGUSR1", {"cpu_s": 1.0, "wall_s": 1.0})
+    record.fail("boom")
+    (record.dir / "resume").mkdir()
+    record.start("seed: 0\n")
+    assert record.spent() == {}

@@ -114,22 +114,25 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))
     logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
-    start = time.time()
+    start, earlier = time.time(), record.spent()
+    cpu = CpuTime()
     ctx = RunContext(record.dir, Path(cfg.paths.cache), logger)
     try:
         # Seeded before anything random is built (models, adapters, data), so a run is
         # reproducible bit for bit and does not depend on what ran before it in the sweep.
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        with _sigterm_interrupts(), PeakMemory() as memory, CpuTime() as cpu:
+        with _sigterm_interrupts(), PeakMemory() as memory, cpu:
             metrics = METHODS[cfg.method.name].run(cfg, ctx)
         _check_finite(metrics)
-        # A method may name the model it produced (pretrain: its zoo name).
+        # A method may name the model it produced (pretrain: its zoo name). The run's cost
+        # includes the preempted attempts it resumed from.
+        cost = {"cpu_s": cpu.seconds + earlier.get("cpu_s", 0.0),
+                "wall_s": time.time() - start + earlier.get("wall_s", 0.0)}
         metrics = {"method": cfg.method.name, "model": cfg.model.name, "seed": cfg.seed,
-                   **metrics, **memory.as_metrics(), **cpu.as_metrics(),
-                   "wall_s": time.time() - start,
+                   **metrics, **memory.as_metrics(), **cost,
                    **_product_hash(cfg), **provenance()}
     except Preempted as e:  # a checkpoint is saved; the requeued job (or a relaunch) resumes
-        record.preempt(str(e))
+        record.preempt(str(e), {"cpu_s": cpu.seconds, "wall_s": time.time() - start})
         finish_logger(logger, {}, ok=False)
         log.warning("run %s %s", record.dir, e)
         raise

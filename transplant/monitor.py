@@ -57,13 +57,11 @@ def _cpu_seconds() -> float:
 class CpuTime:
     """CPU seconds a block used, over all its threads (so up to wall time x cores)."""
 
+    seconds = 0.0
+
     def __enter__(self) -> CpuTime:
-        self.seconds = 0.0
         self._start = _cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = _cpu_seconds() - self._start
-
-    def as_metrics(self) -> dict[str, float]:
-        return {"cpu_s": self.seconds}

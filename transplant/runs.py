@@ -114,10 +114,14 @@ class RunRecord:
         for old in ("logs", "docs", "adapter"):
             shutil.rmtree(self.dir / old, ignore_errors=True)
         write_text(self.dir / "config.yaml", config_yaml)
-        attempts = int((self.status() or {}).get("attempts", 0)) + 1
+        old = self.status() or {}
+        attempts = int(old.get("attempts", 0)) + 1
+        # What preempted attempts spent counts while their checkpoint is what this one resumes.
+        spent = (old.get("spent", {}) if old.get("status") == "preempted"
+                 and (self.dir / "resume").exists() else {})
         # A fresh record: no end, error or reason of an earlier attempt.
         self._write_status("running", fresh=True, start=time.time(), attempts=attempts,
-                           **provenance())
+                           spent=spent, **provenance())
 
     def finish(self, metrics: dict[str, Any]) -> None:
         write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist
@@ -126,9 +130,17 @@ class RunRecord:
     def fail(self, error: str) -> None:
         self._write_status("failed", end=time.time(), error=error)
 
-    def preempt(self, reason: str) -> None:
-        """Stopped by a signal after checkpointing: the next launch resumes, it is no failure."""
-        self._write_status("preempted", end=time.time(), reason=reason)
+    def preempt(self, reason: str, spent: dict[str, float]) -> None:
+        """Stopped by a signal after checkpointing: the next launch resumes, it is no failure.
+        `spent` (cpu_s, wall_s) adds to what earlier preempted attempts spent."""
+        total = self.spent()
+        total = {k: total.get(k, 0.0) + v for k, v in spent.items()}
+        self._write_status("preempted", end=time.time(), reason=reason, spent=total)
+
+    def spent(self) -> dict[str, float]:
+        """Seconds (cpu_s, wall_s) that the preempted attempts this one resumes spent. A run
+        killed without a signal (SIGKILL, a lost node) has no time to record what it spent."""
+        return dict((self.status() or {}).get("spent", {}))
 
     def _write_status(self, status: str, fresh: bool = False, **fields: Any) -> None:
         old = {} if fresh else self.status() or {}
