@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO
 from transplant.config import ConfigError
 from transplant.results.records import read_study
-from transplant.runs import RunRecord, identity, run_id
+from transplant.runs import RunRecord, identity, run_dir, run_id
 
 
 def test_identity_keeps_only_overrides_that_change_the_result():
@@ -28,7 +28,33 @@ def test_run_id_is_deterministic_safe_and_bounded():
     assert "/" not in odd and " " not in odd and odd == run_id({"model.name": "/data/models/x y"})
     assert odd != run_id({"model.name": "/data/models/x-y"})  # sanitising never merges runs
     long = run_id({f"k{i}": "v" * 20 for i in range(10)})
-    assert len(long) <= 160 and long != run_id({f"k{i}": "v" * 20 for i in range(11)})
+    assert len(long) <= 200 and long != run_id({f"k{i}": "v" * 20 for i in range(11)})
+    # Whole pairs and a mark where pairs were left out, then the hash of the whole identity.
+    assert long.startswith(",".join(f"k{i}={'v' * 20}" for i in range(7)) + ",...-")
+    assert len(long.rsplit("-", 1)[1]) == 10
+
+
+# The organ budget study's in-place run at 40 steps (as Hydra's sweep passes it), and the name
+# older versions gave it (experiments/not/runs/budget until 2026-12-05): "=4" for 40.
+IN_PLACE = {"method": "organ_in_place", "method.optim.lrs": "[0.0001,0.0003,0.001]",
+            "method.optim.lrs_extend": "2", "method.organ.evaluate_wrapper": "False",
+            "seed": "0", "trainer.max_steps": "40"}
+IN_PLACE_BEFORE = ("method=organ_in_place,method.optim.lrs=-0.0001,0.0003,0.001-,method.optim."
+                   "lrs_extend=2,method.organ.evaluate_wrapper=False,seed=0,trainer.max_steps=4"
+                   "-5159277e53")
+
+
+def test_a_long_run_id_never_cuts_a_value_and_older_names_are_migrated(tmp_path):
+    assert run_id(IN_PLACE) == IN_PLACE_BEFORE.replace("=4-", "=40-")  # the same hash
+    older = tmp_path / IN_PLACE_BEFORE
+    (older / "logs").mkdir(parents=True)
+    (older / "status.json").write_text('{"status": "done"}')
+
+    path = run_dir(tmp_path, IN_PLACE)
+    assert path == tmp_path / run_id(IN_PLACE) and not older.exists()
+    assert (path / "status.json").read_text() == '{"status": "done"}' and (path / "logs").is_dir()
+    assert run_dir(tmp_path, IN_PLACE) == path  # found under its name from now on
+    assert run_dir(tmp_path, {"seed": "1"}) == tmp_path / "seed=1"  # nothing to migrate
 
 
 def test_run_writes_the_contract(run):

@@ -31,7 +31,7 @@ from transplant.claim import claim, holder
 from transplant.config import ConfigError, register_schema
 from transplant.methods import METHODS, register_method_schemas
 from transplant.provenance import provenance
-from transplant.runs import RunContext, RunRecord, identity, run_id
+from transplant.runs import RunContext, RunRecord, identity, run_dir
 from transplant.validation import validate
 
 log = logging.getLogger("transplant")
@@ -41,7 +41,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
     """Run one grid point under the run contract; returns its metrics (None if not run)."""
     validate(cfg)
     ident = identity(overrides)
-    record = RunRecord(Path(cfg.paths.outputs) / cfg.study / run_id(ident), ident)
+    record = RunRecord(run_dir(Path(cfg.paths.outputs) / cfg.study, ident), ident)
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     if _finished(cfg, record):
         _check_same_result_config(record, resolved)
@@ -113,7 +113,7 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
     if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
         shutil.rmtree(record.dir / "resume", ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))
-    logger = make_logger(cfg, record.dir, run_id(ident), ident, resolved)
+    logger = make_logger(cfg, record.dir, record.dir.name, ident, resolved)
     start, earlier = time.time(), record.spent()
     cpu = CpuTime()
     ctx = RunContext(record.dir, Path(cfg.paths.cache), logger)

@@ -55,17 +55,49 @@ def identity(overrides: list[str]) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def run_id(ident: dict[str, str], max_len: int = 160) -> str:
-    """A readable, filesystem-safe directory name for an identity; hashed tail if long
-    (names stay well under the usual 255-byte limit)."""
+def run_id(ident: dict[str, str], max_len: int = 200) -> str:
+    """A readable, filesystem-safe directory name for an identity, with a hash of the whole
+    identity where the name is not it verbatim (names stay well under the usual 255-byte
+    limit). A long identity keeps as many whole pairs as fit and says it left the rest out
+    (",..."): a name never shows a value cut short, as "trainer.max_steps=4" for 40 would."""
     if not ident:
         return "default"
+    text = ",".join(f"{k}={v}" for k, v in ident.items())
+    pairs = [re.sub(r"[^A-Za-z0-9=,._+-]", "-", f"{k}={v}") for k, v in ident.items()]
+    safe = ",".join(pairs)
+    if len(safe) <= max_len and safe == text:
+        return safe
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    if len(safe) + 11 <= max_len:
+        return f"{safe}-{digest}"
+    kept: list[str] = []
+    while pairs and len(",".join([*kept, pairs[0], "..."])) + 11 <= max_len:
+        kept.append(pairs.pop(0))
+    return f"{','.join([*kept, '...'])}-{digest}"
+
+
+def _run_id_before_2026_12(ident: dict[str, str], max_len: int = 160) -> str:
+    """The name `run_id` gave before it kept pairs whole (a long one was cut at 149 chars)."""
     text = ",".join(f"{k}={v}" for k, v in ident.items())
     safe = re.sub(r"[^A-Za-z0-9=,._+-]", "-", text)
     if len(safe) <= max_len and safe == text:
         return safe
-    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-    return f"{safe[: max_len - 11]}-{digest}"
+    return f"{safe[: max_len - 11]}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def run_dir(study_dir: Path, ident: dict[str, str]) -> Path:
+    """The run directory of an identity in a study; a run recorded under the name an older
+    version gave it is renamed to the current one, so that it is found, not run again."""
+    path = study_dir / run_id(ident)
+    if ident and not path.exists():
+        older = study_dir / _run_id_before_2026_12(ident)
+        if older != path and older.is_dir():
+            try:
+                older.rename(path)
+            except OSError:  # another process of the sweep renamed it first
+                if not path.exists():
+                    raise
+    return path
 
 
 def _slurm_fields() -> dict[str, str]:
