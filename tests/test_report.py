@@ -370,18 +370,19 @@ def test_a_blank_factor_is_named_by_the_config_value_its_runs_ran_at(tmp_path):
 
 
 def test_the_arms_table_gives_the_organs_perplexity_in_its_wrapper(tmp_path):
-    # The organ's budget study reads the paper's organ perplexity (in the training wrapper) and
-    # the one its rate was chosen on, beside the implanted model's.
+    # The organ's budget study reads the paper's organ perplexity (in the training wrapper), the
+    # one its rate was chosen on and what the wrapper keeps of the retention domain, beside the
+    # implanted model's.
     from transplant.results.report import write_report
 
-    for seed, wrapper in ((0, 100.0), (1, 102.0)):
+    for seed, wrapper, kept in ((0, 100.0, 1000.0), (1, 102.0, 4000.0)):
         d = tmp_path / "st" / f"seed={seed}"
         d.mkdir(parents=True)
         (d / "status.json").write_text(json.dumps({"status": "done",
                                                    "identity": {"seed": str(seed)}}))
         (d / "metrics.json").write_text(json.dumps({
             "method": "organ", "seed": seed, "target_ppl": 127.0, "wrapper_target_ppl": wrapper,
-            "wrapper_val_target_ppl": wrapper + 1}))
+            "wrapper_val_target_ppl": wrapper + 1, "wrapper_retention_ppl": kept}))
     markdown = write_report(tmp_path / "st")
     header, row = [line for line in markdown.splitlines() if "wrapper_target_ppl" in line
                    or line.startswith("| organ")][:2]
@@ -389,3 +390,4 @@ def test_the_arms_table_gives_the_organs_perplexity_in_its_wrapper(tmp_path):
                      [c.strip() for c in row.split("|")], strict=True))
     assert cells["wrapper_target_ppl"].startswith("101 [")
     assert cells["wrapper_val_target_ppl"].startswith("102 [")
+    assert cells["wrapper_retention_ppl"].startswith("2,000 [")  # geometric, as every ppl

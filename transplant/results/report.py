@@ -50,7 +50,7 @@ from transplant.results.stats import (
 )
 
 SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl",
-           "wrapper_target_ppl", "wrapper_val_target_ppl", "sentiment_acc",
+           "wrapper_target_ppl", "wrapper_val_target_ppl", "wrapper_retention_ppl", "sentiment_acc",
            "sentiment_f1", "majority_acc", "target_acc", "target_f1", "target_majority_acc",
            "zero_target_acc", "origin_acc", "val_target_acc", "gap_recovery_ppl",
            "gap_recovery_acc", "tir_acc", "alpha", "alpha_on_edge", "lr", "lr_on_edge",
