@@ -391,3 +391,35 @@ def test_the_arms_table_gives_the_organs_perplexity_in_its_wrapper(tmp_path):
     assert cells["wrapper_target_ppl"].startswith("101 [")
     assert cells["wrapper_val_target_ppl"].startswith("102 [")
     assert cells["wrapper_retention_ppl"].startswith("2,000 [")  # geometric, as every ppl
+
+
+def test_the_rates_each_run_tried_are_tabled_per_arm_with_their_seed_mean(tmp_path):
+    # A run that chooses its own rate (method.optim.lrs) keeps the validation curve; the report
+    # shows it per arm, rates in numeric order (1.1e-5 before 1e-4), perplexities geometric.
+    from transplant.results.report import write_report
+
+    curves = {0: {"1.11111e-05": 100.0, "0.0001": 50.0}, 1: {"1.11111e-05": 400.0, "0.0001": 50.0}}
+    for seed, curve in curves.items():
+        d = tmp_path / "st" / f"seed={seed}"
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"status": "done",
+                                                   "identity": {"seed": str(seed)}}))
+        (d / "metrics.json").write_text(json.dumps({
+            "method": "lora", "seed": seed, "target_ppl": 60.0, "lr": 1e-4,
+            "val_target_ppl": 50.0, **{f"val_target_ppl_lr_{r}": v for r, v in curve.items()}}))
+    markdown = write_report(tmp_path / "st")
+    section = markdown.split("## Rates tried")[1].split("\n## ")[0]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines()
+            if line.startswith("| val_target_ppl")]
+    assert [(r[2], r[3].split(" [")[0], r[4]) for r in rows] == [("1.11e-05", "200", "2"),
+                                                                 ("0.0001", "50", "2")]
+
+
+def test_runs_that_did_not_choose_their_own_rate_have_no_rates_tried_section(tmp_path):
+    from transplant.results.report import write_report
+
+    d = tmp_path / "st" / "seed=0"
+    d.mkdir(parents=True)
+    (d / "status.json").write_text(json.dumps({"status": "done", "identity": {"seed": "0"}}))
+    (d / "metrics.json").write_text(json.dumps({"method": "lora", "seed": 0, "target_ppl": 60.0}))
+    assert "## Rates tried" not in write_report(tmp_path / "st")

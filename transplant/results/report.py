@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from transplant.results.html import render as render_html
 from transplant.results.plots import numeric_axes
 from transplant.results.records import StudyRecords, read_study
 from transplant.results.stats import (
+    SEED,
     arm_columns,
     gap_recoveries,
     is_lower_better,
@@ -361,6 +363,30 @@ def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | Non
     return interval_table(df, [plots.frontier_target(df), "retention_ppl"], keys)
 
 
+# A run that chose its own rate (`method.optim.lrs`) keeps the validation curve it chose on.
+_TRIED = re.compile(r"^(?P<metric>.+)_lr_(?P<rate>[0-9.]+(e[+-]?[0-9]+)?)$")
+
+
+def rates_tried_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """Per arm, each rate its runs tried on their own grid (`method.optim.lrs`) and the
+    validation metric they chose on there, mean [95% t-interval] over seeds: the curve behind
+    each run's choice (the Arms table has only the chosen point)."""
+    tables = []
+    for metric in dict.fromkeys(m["metric"] for c in df.columns if (m := _TRIED.match(c))):
+        tried = [c for c in df.columns if (m := _TRIED.match(c)) and m["metric"] == metric]
+        long = df[[*arms, SEED, *tried]].melt(id_vars=[*arms, SEED], var_name="rate",
+                       value_name=metric).dropna(subset=[metric])
+        long["rate"] = long["rate"].map(lambda c: float(_TRIED.match(c)["rate"]))
+        table = interval_table(long, [metric], [*arms, "rate"])
+        tables.append(table.rename(columns={metric: "validation"})
+                      .assign(**{"chosen on": metric}))
+    if not tables:
+        return pd.DataFrame()
+    out = pd.concat(tables, ignore_index=True)
+    out["rate"] = out["rate"].map(lambda r: f"{r:.3g}")
+    return out[["chosen on", *arms, "rate", "validation", "n", "seeds"]]
+
+
 def build_sections(study_dir: Path, records: StudyRecords, select_param: str | None,
                    by: str | None, reference: str | None, plots_dir: Path | None = None,
                    expect: list[str] | None = None, gap: list[str] | None = None,
@@ -393,6 +419,12 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
                                                       f"n runs; {GEOMETRIC}."
                                                       + defaults_note(study_dir, chosen, arms)))
+        tried = rates_tried_table(chosen, arms)
+        if not tried.empty:
+            sections.append(Section("Rates tried", tried,
+                                    text="Each rate of the runs' own grid and the validation "
+                                         "score it reached there, mean [95% t-interval] over "
+                                         f"seeds; {GEOMETRIC}. Each run kept its best."))
         gapped = gap_runs(chosen, arms, *gap) if gap else None
         if gap:
             sections.append(Section("Gap recovery", gap_table(gapped, arms),
