@@ -423,3 +423,20 @@ def test_runs_that_did_not_choose_their_own_rate_have_no_rates_tried_section(tmp
     (d / "status.json").write_text(json.dumps({"status": "done", "identity": {"seed": "0"}}))
     (d / "metrics.json").write_text(json.dumps({"method": "lora", "seed": 0, "target_ppl": 60.0}))
     assert "## Rates tried" not in write_report(tmp_path / "st")
+
+
+def test_a_table_of_mixed_commits_says_it_cannot_tell_what_differs_without_them(tmp_path):
+    # Commits this checkout does not hold (a table from another clone) cannot be compared:
+    # the warning says so rather than implying the code was the same.
+    from transplant.results.report import write_report
+
+    for seed, commit in ((0, "a" * 40), (1, "b" * 40)):
+        d = tmp_path / "st" / f"seed={seed}"
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(json.dumps({"status": "done",
+                                                   "identity": {"seed": str(seed)}}))
+        (d / "metrics.json").write_text(json.dumps({
+            "method": "lora", "seed": seed, "target_ppl": 60.0, "code_commit": commit,
+            "code_dirty": False}))
+    assert ("Warning: this table mixes commits aaaaaaaaaa, bbbbbbbbbb (this is not a git "
+            "checkout holding them all: what differs is unknown).") in write_report(tmp_path / "st")

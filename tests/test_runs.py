@@ -217,6 +217,37 @@ def test_code_is_dirty_when_the_package_changes_not_when_a_run_archive_does(tmp_
     assert code_state(tmp_path / "experiments") == (None, None)  # not a checkout's root
 
 
+def test_mixed_commits_are_told_apart_by_the_code_a_run_executes(tmp_path):
+    # A table of runs from several commits says which of the run's code differs between them:
+    # documentation, run records and the report's own code compute no run's number.
+    from transplant.provenance import run_code_differences
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def commit(name, text):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+        git("add", ".")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", name)
+        return git("rev-parse", "HEAD")
+
+    git("init", "-q")
+    first = commit("transplant/methods/m.py", "lr = 1\n")
+    docs = commit("README.md", "r\n")
+    report = commit("transplant/results/report.py", "table = 1\n")
+    runs = commit("experiments/s/runs/r/metrics.json", "{}\n")
+    assert run_code_differences([first, docs, report, runs], tmp_path) == []
+    method = commit("transplant/methods/m.py", "lr = 2\n")
+    config = commit("conf/method/m.yaml", "lr: 2\n")
+    assert run_code_differences([docs, method], tmp_path) == ["transplant/methods/m.py"]
+    assert run_code_differences([method, config, first], tmp_path) == [
+        "conf/method/m.yaml", "transplant/methods/m.py"]
+    assert run_code_differences([first, "0" * 40], tmp_path) is None  # not in this checkout
+    assert run_code_differences([first, method], tmp_path / "experiments") is None
+
+
 def test_a_saved_adapter_loads_with_plain_peft_from_anywhere(run, tmp_path, monkeypatch):
     from peft import AutoPeftModelForCausalLM
 

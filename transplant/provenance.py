@@ -16,6 +16,7 @@ from pathlib import Path
 
 LIBRARIES = ("torch", "transformers", "peft", "lightning", "hydra-core")
 CODE = ("transplant", "conf", "pyproject.toml", "requirements-models.txt")  # what a run executes
+REPORT = "transplant/results"  # the tables' code: no run imports it
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +37,22 @@ def code_state(root: Path = _ROOT) -> tuple[str | None, bool | None]:
         return None, None
     status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *CODE)
     return commit, None if status is None else bool(status)
+
+
+def run_code_differences(commits: list[str], root: Path = _ROOT) -> list[str] | None:
+    """The files of the code a run executes (CODE, less the report's) that differ between any
+    two of `commits`; None where this is not a git checkout holding them all. Each commit is
+    compared with the first: a file two commits disagree on differs from the first in one."""
+    if not (root / ".git").exists():
+        return None
+    changed: set[str] = set()
+    for commit in commits[1:]:
+        out = _git(root, "diff", "--name-only", commits[0], commit, "--", *CODE,
+                   f":(exclude){REPORT}")
+        if out is None:
+            return None
+        changed.update(out.splitlines())
+    return sorted(changed)
 
 
 @cache

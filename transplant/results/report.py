@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from transplant.atomic import write_text
+from transplant.provenance import run_code_differences
 from transplant.results import plots
 from transplant.results.grid import expected_runs, read_grid
 from transplant.results.html import Section
@@ -81,7 +82,21 @@ def commits_note(df: pd.DataFrame) -> tuple[str, bool]:
     versions = df[["code_commit", "code_dirty"]].astype(str).drop_duplicates()
     names = sorted(f"{c[:10]}{' (dirty tree)' if d == 'True' else ''}"
                    for c, d in versions.itertuples(index=False))
-    return ("commit " if len(names) == 1 else "commits ") + ", ".join(names), len(names) > 1
+    if len(names) == 1:
+        return "commit " + names[0], False
+    return "commits " + ", ".join(names) + _differences(sorted(set(versions["code_commit"]))), True
+
+
+def _differences(commits: list[str]) -> str:
+    """What the mixed commits change in the code that computed the runs' numbers."""
+    changed = run_code_differences(commits)
+    if changed is None:
+        return " (this is not a git checkout holding them all: what differs is unknown)"
+    if not changed:
+        return (" (they differ in nothing a run executes: only the report, documentation, "
+                "tests or run records)")
+    shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+    return f" (the code a run executes differs between them in {shown})"
 
 
 def compute_note(df: pd.DataFrame) -> str:
