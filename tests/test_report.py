@@ -2,12 +2,21 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import REPO
 from transplant.results.report import main
+
+
+def _done_run(study: Path, identity: dict[str, str], metrics: dict) -> None:
+    """A finished run's records, named by its identity, as a sweep leaves them."""
+    d = study / (",".join(f"{k}={v}" for k, v in identity.items()) or "run")
+    d.mkdir(parents=True)
+    (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
+    (d / "metrics.json").write_text(json.dumps(metrics))
 
 
 def test_report_tables_match_run_records_and_list_failures(run, tmp_path, capsys):
@@ -274,10 +283,7 @@ def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, m
     from transplant.results.report import write_report
 
     def record(identity, metrics):
-        d = tmp_path / "st" / ",".join(f"{k}={v}" for k, v in identity.items())
-        d.mkdir(parents=True)
-        (d / "status.json").write_text(json.dumps({"status": "done", "identity": identity}))
-        (d / "metrics.json").write_text(json.dumps(metrics))
+        _done_run(tmp_path / "st", identity, metrics)
 
     zero, tuned = {"w1": 1000.0, "w2": 400.0}, {"w1": 10.0, "w2": 4.0}
     for seed in (0, 1):
@@ -376,13 +382,9 @@ def test_the_arms_table_gives_the_organs_perplexity_in_its_wrapper(tmp_path):
     from transplant.results.report import write_report
 
     for seed, wrapper, kept in ((0, 100.0, 1000.0), (1, 102.0, 4000.0)):
-        d = tmp_path / "st" / f"seed={seed}"
-        d.mkdir(parents=True)
-        (d / "status.json").write_text(json.dumps({"status": "done",
-                                                   "identity": {"seed": str(seed)}}))
-        (d / "metrics.json").write_text(json.dumps({
+        _done_run(tmp_path / "st", {"seed": str(seed)}, {
             "method": "organ", "seed": seed, "target_ppl": 127.0, "wrapper_target_ppl": wrapper,
-            "wrapper_val_target_ppl": wrapper + 1, "wrapper_retention_ppl": kept}))
+            "wrapper_val_target_ppl": wrapper + 1, "wrapper_retention_ppl": kept})
     markdown = write_report(tmp_path / "st")
     header, row = [line for line in markdown.splitlines() if "wrapper_target_ppl" in line
                    or line.startswith("| organ")][:2]
@@ -400,13 +402,9 @@ def test_the_rates_each_run_tried_are_tabled_per_arm_with_their_seed_mean(tmp_pa
 
     curves = {0: {"1.11111e-05": 100.0, "0.0001": 50.0}, 1: {"1.11111e-05": 400.0, "0.0001": 50.0}}
     for seed, curve in curves.items():
-        d = tmp_path / "st" / f"seed={seed}"
-        d.mkdir(parents=True)
-        (d / "status.json").write_text(json.dumps({"status": "done",
-                                                   "identity": {"seed": str(seed)}}))
-        (d / "metrics.json").write_text(json.dumps({
+        _done_run(tmp_path / "st", {"seed": str(seed)}, {
             "method": "lora", "seed": seed, "target_ppl": 60.0, "lr": 1e-4,
-            "val_target_ppl": 50.0, **{f"val_target_ppl_lr_{r}": v for r, v in curve.items()}}))
+            "val_target_ppl": 50.0, **{f"val_target_ppl_lr_{r}": v for r, v in curve.items()}})
     markdown = write_report(tmp_path / "st")
     section = markdown.split("## Rates tried")[1].split("\n## ")[0]
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines()
@@ -418,10 +416,7 @@ def test_the_rates_each_run_tried_are_tabled_per_arm_with_their_seed_mean(tmp_pa
 def test_runs_that_did_not_choose_their_own_rate_have_no_rates_tried_section(tmp_path):
     from transplant.results.report import write_report
 
-    d = tmp_path / "st" / "seed=0"
-    d.mkdir(parents=True)
-    (d / "status.json").write_text(json.dumps({"status": "done", "identity": {"seed": "0"}}))
-    (d / "metrics.json").write_text(json.dumps({"method": "lora", "seed": 0, "target_ppl": 60.0}))
+    _done_run(tmp_path / "st", {"seed": "0"}, {"method": "lora", "seed": 0, "target_ppl": 60.0})
     assert "## Rates tried" not in write_report(tmp_path / "st")
 
 
@@ -431,12 +426,8 @@ def test_a_table_of_mixed_commits_says_it_cannot_tell_what_differs_without_them(
     from transplant.results.report import write_report
 
     for seed, commit in ((0, "a" * 40), (1, "b" * 40)):
-        d = tmp_path / "st" / f"seed={seed}"
-        d.mkdir(parents=True)
-        (d / "status.json").write_text(json.dumps({"status": "done",
-                                                   "identity": {"seed": str(seed)}}))
-        (d / "metrics.json").write_text(json.dumps({
+        _done_run(tmp_path / "st", {"seed": str(seed)}, {
             "method": "lora", "seed": seed, "target_ppl": 60.0, "code_commit": commit,
-            "code_dirty": False}))
+            "code_dirty": False})
     assert ("Warning: this table mixes commits aaaaaaaaaa, bbbbbbbbbb (this is not a git "
             "checkout holding them all: what differs is unknown).") in write_report(tmp_path / "st")
