@@ -16,6 +16,26 @@ def test_grow_freeze_learns_without_touching_the_original_function(run):
     assert metrics["target_ppl"] != metrics["before_target_ppl"]
 
 
+def test_the_evaluation_before_growth_is_shared_by_runs_from_the_same_model(run, tmp_path):
+    # Every run of a sweep starts from the same model: its `before_*` evaluation is computed
+    # once per model, data and evaluation settings and read back by the others.
+    import json
+
+    first, _ = run(["method=grow", "trainer.max_steps=1"])
+    entries = list((tmp_path / "out" / "cache" / "evals").glob("*/reference.json"))
+    assert len(entries) == 1
+    stored = json.loads(entries[0].read_text())
+    assert stored["target_ppl"] == first["before_target_ppl"]
+    # Marked, the entry shows up in the next run's numbers: it was read, not recomputed.
+    entries[0].write_text(json.dumps({**stored, "target_ppl": 1234.5}))
+    second, _ = run(["method=grow_train", "trainer.max_steps=1"])
+    assert second["before_target_ppl"] == 1234.5
+    # Other evaluation settings are another model evaluation, computed afresh.
+    other, _ = run(["method=grow", "trainer.max_steps=1", "eval.stride=16"])
+    assert other["before_target_ppl"] not in (1234.5, first["before_target_ppl"])
+    assert len(list((tmp_path / "out" / "cache" / "evals").glob("*/reference.json"))) == 2
+
+
 def test_mlp_ft_control_trains_the_mlps_without_growing(run):
     metrics, _ = run(["method=mlp_ft", "trainer.max_steps=2"])
     zero, _ = run(["method=zero_shot"])

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from transplant.atomic import read_json, write_json
+from transplant.cache import cached_json
 from transplant.config import ModelConfig, Objective, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
-from transplant.runs import RunContext
+from transplant.runs import RunContext, result_part
 
 if TYPE_CHECKING:
     from torch import nn
@@ -304,3 +305,17 @@ def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConf
         out.update(domain_perplexity(model, tokenizer, cfg, ctx, prefix + role, name, split,
                                      doc_cap, per_doc))
     return out
+
+
+def reference_evaluation(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
+                         cfg: DictConfig, ctx: RunContext, prefix: str = "before_"
+                         ) -> dict[str, Any]:
+    """`evaluate` of the model as configured, before a method changes it (no per-document
+    files): the same for every run of a sweep that starts from it, so computed once per model,
+    data and evaluation settings and cached. Call it only on the model exactly as loaded."""
+    key = {"model": result_part(cfg, "model"), "data": result_part(cfg, "data"),
+           "eval": result_part(cfg, "eval")}
+    metrics = cached_json("evals", key,
+                          lambda: evaluate(model, tokenizer, cfg, ctx, per_doc=False),
+                          "reference.json", root=ctx.cache)
+    return {prefix + k: v for k, v in metrics.items()}

@@ -1,6 +1,7 @@
 """grow: function-preserving growth, then train only what grew (Adila et al. 2026).
 
-1. Evaluate the model on the new and the retention domain (before).
+1. Evaluate the model on the new and the retention domain (before; the same for every run
+   from this model, so cached).
 2. Grow: replicate MLP units `copies` times with the scaling correction (the model is
    unchanged), in all layers or a subset; or insert identity blocks (LLaMA-Pro depth growth).
 3. Train on the new domain: G-Freeze (only the new copies), G-Train (the grown MLPs), or for
@@ -16,7 +17,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.config import Choice, ConfigError, MethodConfig, check
-from transplant.methods.common import evaluate, load, test_roles, train_at_chosen_lr
+from transplant.methods.common import (
+    evaluate,
+    load,
+    reference_evaluation,
+    test_roles,
+    train_at_chosen_lr,
+)
 from transplant.methods.method import Method
 from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers, select_layers
@@ -102,7 +109,7 @@ def grow_and_select(model, growth: DictConfig) -> int:
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     model, tokenizer = load(cfg, ctx)
     params_before = count_parameters(model)[1]
-    before = {k: v for k, v in evaluate(model, tokenizer, cfg, ctx, prefix="before_").items()
+    before = {k: v for k, v in reference_evaluation(model, tokenizer, cfg, ctx).items()
               if k.endswith(("_ppl", "_bpb"))}
     trainable: list[int] = []
 
