@@ -249,6 +249,36 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     assert plot(spread=2.0).get_xscale() == "linear"
 
 
+def test_a_curve_logs_a_budget_axis_and_a_wide_spread_not_positions():
+    # Budgets 40/160/640 are a factor apart each (log x); layer positions 0..25 are not.
+    # Perplexities over orders (the organ implanted: 100 to 10^6) read on a log y.
+    from transplant.results.plots import metric_vs_axis
+
+    def plot(axis, values, ppl):
+        rows = [{"arm": a, axis: v, "seed": s, "target_ppl": ppl(v) * (1 + s / 100)}
+                for a in ("x", "y") for v in values for s in range(2)]
+        return metric_vs_axis(pd.DataFrame(rows), axis, "target_ppl", ["arm", axis]).axes[0]
+
+    budget = plot("trainer.max_steps", [40, 160, 640], lambda v: 10 ** 8 / v ** 2)
+    assert (budget.get_xscale(), budget.get_yscale()) == ("log", "log")
+    positions = plot("method.organ.position", [0, 5, 10, 25], lambda v: 100 + v)
+    assert (positions.get_xscale(), positions.get_yscale()) == ("linear", "linear")
+
+
+def test_the_organ_in_its_wrapper_gets_its_own_budget_curve(tmp_path):
+    from transplant.results.report import write_report
+
+    for steps in (40, 160):
+        for seed in (0, 1):
+            _done_run(tmp_path / "st", {"seed": str(seed), "trainer.max_steps": str(steps)},
+                      {"method": "organ", "seed": seed, "target_ppl": 10.0 ** 5,
+                       "wrapper_target_ppl": 10.0 ** 4 / steps})
+    write_report(tmp_path / "st", html=True)
+    figures = {p.name for p in (tmp_path / "st" / "_report" / "figures").glob("*.png")}
+    assert {"target_ppl_vs_trainer_max_steps.png",
+            "wrapper_target_ppl_vs_trainer_max_steps.png"} <= figures
+
+
 def test_a_task_study_reads_its_frontier_on_accuracy(tmp_path):
     # A study on a labelled task alone has no target perplexity: its frontier is accuracy
     # (higher: learned more) against retention, in the table and the figure.

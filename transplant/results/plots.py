@@ -31,6 +31,8 @@ LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
           "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha",
           "target_acc": "target test accuracy", "val_target_acc": "target validation accuracy",
           "target_f1": "target test macro-F1", "method.condition": "condition",
+          "wrapper_target_ppl": "organ in its wrapper: target test perplexity",
+          "trainer.max_steps": "training steps",
           "gap_recovery_ppl": "gap recovery (log test perplexity)",
           "gap_recovery_acc": "gap recovery (test accuracy)"}
 HEADLINES = ("target_ppl", "target_acc")  # a study's main metric: the first its runs have
@@ -145,8 +147,11 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
         if group[f"{metric}_ci_low"].notna().any():
             ax.fill_between(group[axis], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"],
                             color=colour, alpha=0.2)
-    if axis.endswith(".lr"):
-        ax.set_xscale("log")
+    steps = data[axis].drop_duplicates()
+    if axis.endswith(".lr") or (steps.min() > 0 and steps.max() / steps.min() >= 10):
+        _log_scale(ax, ax.xaxis)  # a rate or a budget grid: each step a factor, evenly spaced
+    if _over_orders(summary[f"{metric}_mean"], metric):
+        _log_scale(ax, ax.yaxis)
     ax.set_xlabel(label(axis))
     ax.set_ylabel(label(metric))
     ax.set_title("mean over seeds (perplexity: geometric); band: 95% t-interval", fontsize=9)
@@ -185,10 +190,8 @@ def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
             ax.annotate(str(i + 1), (x, y), xytext=(3, 3), textcoords="offset points",
                         fontsize=6, color=f"C{i % 10}")
     for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
-        values = summary[f"{metric}_mean"].dropna()
-        if metric.endswith("_ppl") and len(values) and values.min() > 0 \
-                and values.max() / values.min() > 4:
-            _log_scale(ax, axis)  # perplexities spread over orders: ratios read evenly
+        if _over_orders(summary[f"{metric}_mean"], metric):
+            _log_scale(ax, axis)
     better = "lower" if target == "target_ppl" else "higher"
     ax.set_xlabel(f"{label(target)} ({better}: learned more)")
     ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
@@ -202,6 +205,13 @@ def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
 
 
 MARKERS = ("o", "s", "^", "D", "v")
+
+
+def _over_orders(values: pd.Series, metric: str) -> bool:
+    """Perplexities spread by more than x4: a log axis, on which ratios read evenly."""
+    values = values.dropna()
+    return (metric.endswith("_ppl") and len(values) > 0 and values.min() > 0
+            and values.max() / values.min() > 4)
 
 
 def _log_scale(ax, axis) -> None:

@@ -506,12 +506,16 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
     metric = plots.headline(df)
     if metric is None:
         return figs
+    # the organ in its training wrapper too, where the runs score it (the paper's number)
+    curves = [metric, *(m for m in ("wrapper_target_ppl",) if m in df and df[m].notna().any())]
     for axis in numeric_axes(df, arm_columns(df, identity)):
         others = arm_columns(df, identity, exclude=(axis,))
-        fig = plots.metric_vs_axis(df, axis, metric, others)
-        name = f"{metric}_vs_{axis.replace('.', '_')}"
-        figs.append(Section(f"{plots.label(metric)} against {plots.label(axis)}",
-                            png=plots.save(fig, out / name), text=f"figures/{name}.png/.pdf"))
+        for m in curves:
+            fig = plots.metric_vs_axis(df.dropna(subset=[m]), axis, m, others)
+            name = f"{m}_vs_{axis.replace('.', '_')}"
+            figs.append(Section(f"{plots.label(m)} against {plots.label(axis)}",
+                                png=plots.save(fig, out / name),
+                                text=f"figures/{name}.png/.pdf"))
     figs += _bars(chosen, metric, arms, out, "the reported runs")
     if gap:  # the headline of a study with references: each arm's share of the gap
         for m in ("gap_recovery_ppl", "gap_recovery_acc"):
