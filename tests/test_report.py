@@ -450,6 +450,22 @@ def test_runs_that_did_not_choose_their_own_rate_have_no_rates_tried_section(tmp
     assert "## Rates tried" not in write_report(tmp_path / "st")
 
 
+def test_a_commit_beside_its_own_dirty_tree_is_not_called_the_same_code(tmp_path):
+    # One commit, clean and dirty: git sees no difference between the commits, but the dirty
+    # runs executed code that is in none of them.
+    from transplant.provenance import code_state
+    from transplant.results.report import write_report
+
+    head = code_state()[0] or "a" * 40
+    for seed, dirty in ((0, False), (1, True)):
+        _done_run(tmp_path / "st", {"seed": str(seed)}, {
+            "method": "lora", "seed": seed, "target_ppl": 60.0, "code_commit": head,
+            "code_dirty": dirty})
+    markdown = write_report(tmp_path / "st")
+    assert f"mixes commits {head[:10]}, {head[:10]} (dirty tree) (a dirty tree's code is in " \
+           "no commit: what differs is unknown)." in markdown
+
+
 def test_a_table_of_mixed_commits_says_it_cannot_tell_what_differs_without_them(tmp_path):
     # Commits this checkout does not hold (a table from another clone) cannot be compared:
     # the warning says so rather than implying the code was the same.

@@ -84,11 +84,15 @@ def commits_note(df: pd.DataFrame) -> tuple[str, bool]:
                    for c, d in versions.itertuples(index=False))
     if len(names) == 1:
         return "commit " + names[0], False
-    return "commits " + ", ".join(names) + _differences(sorted(set(versions["code_commit"]))), True
+    dirty = (versions["code_dirty"] == "True").any()
+    return ("commits " + ", ".join(names)
+            + _differences(sorted(set(versions["code_commit"])), dirty)), True
 
 
-def _differences(commits: list[str]) -> str:
+def _differences(commits: list[str], dirty: bool) -> str:
     """What the mixed commits change in the code that computed the runs' numbers."""
+    if dirty:  # uncommitted code is in no commit: git cannot say what it changed
+        return " (a dirty tree's code is in no commit: what differs is unknown)"
     changed = run_code_differences(commits)
     if changed is None:
         return " (this is not a git checkout holding them all: what differs is unknown)"
