@@ -75,10 +75,14 @@ def test_every_value_of_every_study_grid_composes(grid):
     assert len({run_id(identity(p)) for p in points}) == len(points)  # no two share a run
 
 
-def test_the_grow_study_is_every_arm_at_3_rates_and_3_seeds():
+def test_the_grow_study_is_every_arm_at_4_rates_and_3_seeds():
     ids = expected_runs(read_grid(REPO / "experiments/grow/grid"))
-    assert len(ids) == 1 + 8 * 3 * 3
+    assert len(ids) == 1 + 8 * 4 * 3
     assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids
+    for seed in (0, 1, 2):  # every arm's grid gained the value above it, at every seed
+        assert f"method=full_ft,method.optim.lr=0.001,seed={seed}" in ids
+        assert f"method=grow_depth,method.optim.lr=0.003,seed={seed}" in ids
+        assert f"method=lora,method.optim.lr=0.03,seed={seed}" in ids
 
 
 def test_the_graft_study_gives_every_non_random_arm_3_donors():
