@@ -82,6 +82,25 @@ def test_selection_takes_the_lowest_mean_nll_over_seeds():
     assert chosen.chosen["mean val_target_ppl"].iloc[0] == pytest.approx(math.sqrt(1_000))
 
 
+def test_selection_compares_values_on_the_seeds_they_share():
+    # A grid still running: 1e-3 has seed 0 only. Seed 1 is harder for every rate, so a mean
+    # over whatever seeds each value has would favour 1e-3 (36 against sqrt(30 * 60) = 42.4);
+    # on seed 0, the seed they share, 1e-4 is better (30 against 36).
+    rows = [{"run": f"{lr}-{s}", "method": "full_ft", "method.optim.lr": lr, "seed": s,
+             "val_target_ppl": v}
+            for lr, vals in ((1e-4, (30.0, 60.0)), (1e-3, (36.0,)))
+            for s, v in enumerate(vals)]
+    sel = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"])
+    row = sel.chosen.iloc[0]
+    assert (row["method.optim.lr"], row["mean val_target_ppl"], row["seeds"]) == (1e-4, 30.0, "0")
+    assert len(sel.runs) == 2  # the chosen value's test rows: all its seeds
+    rows.append({"run": "1e-3-1", "method": "full_ft", "method.optim.lr": 1e-3, "seed": 1,
+                 "val_target_ppl": 72.0})
+    row = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"]).chosen
+    assert (row["mean val_target_ppl"].iloc[0], row["seeds"].iloc[0]) == (
+        pytest.approx(math.sqrt(30 * 60)), "0,1")
+
+
 def _runs():
     # Two arms x two learning rates x three seeds. Validation prefers lr 1e-3 for lora, but
     # the test split would prefer 1e-4: selection must follow validation.

@@ -137,11 +137,13 @@ class Selection:
 
     def rule(self) -> str:
         if "," in self.by:
-            how = (f"the best mean over seeds of the first of {self.by.replace(',', ', ')} "
+            how = (f"the best mean over the seeds every value has (seeds) of the first of "
+                   f"{self.by.replace(',', ', ')} "
                    "it has (lowest perplexity, highest accuracy or F1)")
         else:
             how = (f"the {'lowest' if self.lower_is_better else 'highest'} "
-                   f"{'geometric ' if is_perplexity(self.by) else ''}mean {self.by} over seeds")
+                   f"{'geometric ' if is_perplexity(self.by) else ''}mean {self.by} over the "
+                   "seeds every value has (seeds)")
         edges = int((self.chosen.get("edge", pd.Series(dtype=str)) == "yes").sum())
         warning = (f". {edges} of {len(self.chosen)} arms chose an end of their grid (edge: "
                    "yes): the best value may lie beyond it" if edges else "")
@@ -184,15 +186,33 @@ def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
         if metric is None:
             raise ValueError(f"--by {by!r}: the runs of arm {row} have none of these metrics")
         lower = is_lower_better(metric) if lower_is_better is None else lower_is_better
-        values = _in_grid_order(group.groupby(param)[metric].agg(seed_mean, metric=metric))
+        compared = _shared_seeds(group[group[metric].notna()], param)
+        values = _in_grid_order(compared.groupby(param)[metric].agg(seed_mean, metric=metric))
         best = values.idxmin() if lower else values.idxmax()
         chosen.append({**row, param: best, f"mean {metric}": values[best],
                        "grid": ",".join(str(v) for v in values.index),
-                       "edge": _on_edge(values.index, best)})
+                       "edge": _on_edge(values.index, best),
+                       **({"seeds": _seed_list(compared)} if SEED in compared else {})})
         keep.append(group[group[param] == best])
     return Selection(param, by, lower_is_better if lower_is_better is not None
                      else is_lower_better(metrics[0]), pd.DataFrame(chosen),
                      pd.concat(keep) if keep else df.iloc[:0])
+
+
+def _shared_seeds(group: pd.DataFrame, param: str) -> pd.DataFrame:
+    """The runs of the seeds every value of `param` has. A grid still running has more seeds
+    at some values than at others, and a mean over different seeds is not a comparison; when
+    no seed is shared yet, all runs."""
+    if SEED not in group:
+        return group
+    shared = set.intersection(*(set(s) for _, s in group.groupby(param)[SEED]))
+    return group[group[SEED].isin(shared)] if shared else group
+
+
+def _seed_list(runs: pd.DataFrame) -> str:
+    seeds = pd.Series(sorted(set(runs[SEED]), key=str))
+    numeric = pd.to_numeric(seeds, errors="coerce")
+    return ",".join(str(s) for s in (seeds[numeric.argsort()] if numeric.notna().all() else seeds))
 
 
 def _in_grid_order(values: pd.Series) -> pd.Series:
