@@ -76,13 +76,24 @@ def test_every_value_of_every_study_grid_composes(grid):
 
 
 def test_the_grow_study_is_every_arm_at_4_rates_and_3_seeds():
+    points = [identity(p) for p in grid_points(read_grid(REPO / "experiments/grow/grid"))]
     ids = expected_runs(read_grid(REPO / "experiments/grow/grid"))
-    assert len(ids) == 1 + 8 * 4 * 3
-    assert "method=mlp_ft,method.optim.lr=0.0001,seed=2" in ids
-    for seed in (0, 1, 2):  # every arm's grid gained the value above it, at every seed
-        assert f"method=full_ft,method.optim.lr=0.001,seed={seed}" in ids
-        assert f"method=grow_depth,method.optim.lr=0.003,seed={seed}" in ids
-        assert f"method=lora,method.optim.lr=0.03,seed={seed}" in ids
+    assert len(ids) == len(points) == 1 + 8 * 4 * 3
+    rates: dict[tuple[str, str], set[float]] = {}
+    for p in points:
+        if p["method"] != "zero_shot":
+            rates.setdefault((p["method"], p["seed"]), set()).add(float(p["method.optim.lr"]))
+    grids = {m: rates[(m, "0")] for m, _ in rates}
+    for (method, _), values in rates.items():  # one grid per arm, at every seed
+        assert values == grids[method]
+    for values in grids.values():  # 4 values, each ~3x the one below: the same width
+        v = sorted(values)
+        assert len(v) == 4 and all(2.9 < b / a < 3.5 for a, b in zip(v, v[1:], strict=False))
+    # the seed-0 tuning: every grid gained the value above, and the three arms still at the top
+    # slid up a step
+    assert max(grids["full_ft"]) == 1e-3 and max(grids["lora"]) == 3e-2
+    assert grids["grow_train_third"] == grids["grow"] == {1e-4, 3e-4, 1e-3, 3e-3}
+    assert grids["grow_third"] == grids["grow_depth"] == {3e-4, 1e-3, 3e-3, 1e-2}
 
 
 def test_the_graft_study_gives_every_non_random_arm_3_donors():
