@@ -3,7 +3,8 @@
 - Arms (runs that differ only in their seed) as mean, standard deviation and 95% t-interval
   over seeds, with n.
 - `--select method.optim.lr --by val_target_ppl`: per arm, the value with the best mean
-  validation metric; only that value's test numbers are reported (and the rule is printed).
+  validation metric over the seeds every value has; only that value's test numbers are
+  reported (and the rule is printed).
 - `--reference method=zero_shot`: every other arm's perplexity relative to it, paired by
   seed and document, with a 95% bootstrap interval over documents and seeds.
 - `--control method.graft.select=random_matched`: every other arm's headline metrics against
