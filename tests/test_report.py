@@ -477,3 +477,40 @@ def test_a_table_of_mixed_commits_says_it_cannot_tell_what_differs_without_them(
             "code_dirty": False})
     assert ("Warning: this table mixes commits aaaaaaaaaa, bbbbbbbbbb (this is not a git "
             "checkout holding them all: what differs is unknown).") in write_report(tmp_path / "st")
+
+
+def test_a_frontier_along_the_rate_draws_each_arm_through_its_rates_and_names_divergence():
+    # One line per arm through its rates in rate order, each point labelled with its rate,
+    # the rate validation chose ringed; a diverged run (1000x the others) is named in the
+    # title, not drawn, so the rest keep the axes.
+    from matplotlib.colors import to_hex
+
+    from transplant.results.plots import frontier
+
+    rows = [{"method": m, "method.optim.lr": lr, "seed": s,
+             "target_ppl": (10_000.0 if lr == 0.03 else 50.0 + 1000 * lr + k) + s,
+             "retention_ppl": (9_000.0 if lr == 0.03 else 12.0 + 100 * lr) + s}
+            for k, m in enumerate(("full_ft", "lora")) for lr in (0.01, 0.003, 0.03)
+            if not (m == "full_ft" and lr == 0.03) for s in (0, 1)]
+    rows.append({"method": "zero_shot", "method.optim.lr": float("nan"), "seed": 0,
+                 "target_ppl": 127.0, "retention_ppl": 12.4})
+    df = pd.DataFrame(rows)
+    chosen = df[(df["method.optim.lr"] == 0.003) | (df["method"] == "zero_shot")]
+    ax = frontier(df, ["method", "method.optim.lr"], along="method.optim.lr",
+                  chosen=chosen).axes[0]
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}
+    assert sorted(lines) == ["full_ft", "lora", "zero_shot"]
+
+    def mean(*values):
+        return math.exp(sum(map(math.log, values)) / len(values))
+
+    assert list(lines["lora"].get_xdata()) == pytest.approx([mean(54, 55), mean(61, 62)])
+    assert list(lines["full_ft"].get_ydata()) == pytest.approx([mean(12.3, 13.3),
+                                                              mean(13, 14)])
+    assert sorted(t.get_text() for t in ax.texts) == ["0.003", "0.003", "0.01", "0.01"]
+    rings = [(line.get_xdata()[0], to_hex(line.get_markeredgecolor())) for line in ax.lines
+             if line.get_markersize() == 13]  # zero-shot has no rate to choose: no ring
+    assert rings == [(pytest.approx(mean(53, 54)), to_hex("C0")),
+                     (pytest.approx(mean(54, 55)), to_hex("C1"))]
+    assert "off the axes (diverged): lora, lr=0.03 (10,000 / 9,000)" in ax.get_title()
+    assert ax.get_xlim()[1] < 1000

@@ -4,7 +4,8 @@
   one line per arm with its 95% t-interval band over seeds (perplexities on their log);
 - grouped bars with 95% intervals over the categorical axes it sweeps (portability: PEFT
   module x condition), the majority-class accuracy drawn where it is one number;
-- the frontier: target against retention perplexity, one point per arm and value;
+- the frontier: target against retention perplexity, one point per arm and value (a line
+  per arm through the rates it swept, the chosen one ringed, a diverged run named);
 - training-loss curves from the runs' CSV logs.
 
 Each figure is returned as a matplotlib Figure; `save` writes it as PNG and PDF.
@@ -170,38 +171,88 @@ def frontier_target(df: pd.DataFrame) -> str | None:
                 None)
 
 
-def frontier(df: pd.DataFrame, arms: list[str]) -> Figure:
+OFF_SCALE = 30  # a point this many times the median of all points on an axis: a diverged run
+
+
+def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
+             chosen: pd.DataFrame | None = None) -> Figure:
     """Target (perplexity, or a task's accuracy) against retention test perplexity: learning
-    (left, or right for accuracy) and forgetting (down)."""
+    (left, or right for accuracy) and forgetting (down). With `along` (a value the study
+    sweeps per arm, such as the learning rate) each arm is one line through its values, each
+    point labelled with its value and the runs of `chosen` (the values validation chose)
+    ringed. A point beyond OFF_SCALE x the median of a perplexity axis (a diverged run) is
+    named in the title instead of squeezing every other point into a corner."""
     target = frontier_target(df)
     assert target is not None, "a frontier needs target_ppl or target_acc"
     summary = summarize(df, [target, "retention_ppl"], arms)
-    many = len(summary) > 6  # the legend goes beside the axes, where it hides no point
-    fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
-    numbered = len(summary) > 10  # colours repeat: each point also carries its legend number
-    for i, (_, row) in enumerate(summary.iterrows()):
+    off = pd.Series(False, index=summary.index)
+    for m in (target, "retention_ppl"):
+        if m.endswith("_ppl"):
+            off |= summary[f"{m}_mean"] > OFF_SCALE * summary[f"{m}_mean"].median()
+    shown = summary[~off]
+    lines = [a for a in arms if a != along] if along in arms else None
+    if lines is None:  # every arm and value a point of its own
+        groups = [shown.iloc[[i]] for i in range(len(shown))]
+    else:  # one line an arm, through its values
+        groups = [g for _, g in shown.groupby(lines, dropna=False, sort=False)] if lines \
+            else [shown]
+    many = len(groups) > 6  # the legend goes beside the axes, where it hides no point
+    fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4.5 if many else 4))
+    numbered = lines is None and len(groups) > 10  # colours repeat: points carry their number
+    picked = (set() if chosen is None or along is None
+              else {_key(row, arms) for _, row in chosen.iterrows()})
+    for i, group in enumerate(groups):
         # Past the colour cycle's 10, another marker: no two arms look alike.
-        x, y = row[f"{target}_mean"], row["retention_ppl_mean"]
-        ax.errorbar(x, y, xerr=_half(row, target), yerr=_half(row, "retention_ppl"),
-                    fmt=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", capsize=3,
-                    label=f"{i + 1}: {_arm_name(row, arms)}" if numbered
-                    else _arm_name(row, arms))
-        if numbered and not (pd.isna(x) or pd.isna(y)):
-            ax.annotate(str(i + 1), (x, y), xytext=(3, 3), textcoords="offset points",
-                        fontsize=6, color=f"C{i % 10}")
+        if lines:
+            group = group.sort_values(along, key=numbers_first)
+        name = _arm_name(group.iloc[0], lines if lines is not None else arms)
+        colour, x, y = f"C{i % 10}", group[f"{target}_mean"], group["retention_ppl_mean"]
+        ax.errorbar(x, y, xerr=_errors(group, target), yerr=_errors(group, "retention_ppl"),
+                    fmt=("-" if lines else "") + MARKERS[i // 10 % len(MARKERS)],
+                    color=colour, capsize=3, lw=1, label=f"{i + 1}: {name}" if numbered
+                    else name)
+        for _, row in group.iterrows():
+            at = (row[f"{target}_mean"], row["retention_ppl_mean"])
+            if pd.isna(at[0]) or pd.isna(at[1]):
+                continue
+            text = str(i + 1) if numbered else (
+                _short(row[along]) if lines and not pd.isna(row[along]) else None)
+            if text:
+                ax.annotate(text, at, xytext=(3, 3), textcoords="offset points", fontsize=6,
+                            color=colour)
+            if _key(row, arms) in picked and not pd.isna(row[along]):  # not zero-shot's
+                ax.plot(*at, "o", ms=13, mfc="none", mec=colour, mew=1.2)
     for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
-        if _over_orders(summary[f"{metric}_mean"], metric):
+        if _over_orders(shown[f"{metric}_mean"], metric):
             _log_scale(ax, axis)
     better = "lower" if target == "target_ppl" else "higher"
     ax.set_xlabel(f"{label(target)} ({better}: learned more)")
     ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
-    ax.set_title("mean over seeds (perplexity: geometric); bars: 95% t-interval", fontsize=9)
+    title = "mean over seeds (perplexity: geometric); bars: 95% t-interval"
+    if picked:
+        title += f"; ringed: the {label(along)} validation chose"
+    hidden = [f"{_arm_name(row, arms)} ({row[f'{target}_mean']:,.0f} / "
+              f"{row['retention_ppl_mean']:,.0f})" for _, row in summary[off].iterrows()]
+    if hidden:
+        title += "\noff the axes (diverged): " + "; ".join(hidden)
+    ax.set_title(title, fontsize=8)
     if many:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     else:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _short(value) -> str:
+    """A swept value as a point's label: 0.0003, 3e-05, a name as it is."""
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return str(value) if pd.isna(number) else f"{number:g}"
+
+
+def _key(row: pd.Series, arms: list[str]) -> tuple[str, ...]:
+    """An arm's values as text: NaN (a factor the arm lacks) equal to NaN."""
+    return tuple(str(row[a]) for a in arms)
 
 
 MARKERS = ("o", "s", "^", "D", "v")
@@ -224,9 +275,11 @@ def _log_scale(ax, axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _half(row: pd.Series, metric: str) -> float | None:
-    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-    return None if pd.isna(low) else (high - low) / 2
+def _errors(rows: pd.DataFrame, metric: str) -> list[list[float]]:
+    """Error bars from each row's interval: below and above the mean, apart (a geometric
+    mean is not its interval's centre); 0 where a row has no interval (one run)."""
+    mean, low, high = (rows[f"{metric}_{k}"] for k in ("mean", "ci_low", "ci_high"))
+    return [(mean - low).fillna(0).tolist(), (high - mean).fillna(0).tolist()]
 
 
 def loss_curves(study_dir: Path, runs: pd.DataFrame, arms: list[str]) -> Figure | None:

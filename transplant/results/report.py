@@ -530,8 +530,9 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
     if two_domains:
         keys = [*arm_columns(df, identity, exclude=(select_param,) if select_param else ()),
                 *([select_param] if select_param and select_param in df else [])]
-        figs.append(Section("Frontier plot", png=plots.save(plots.frontier(df, keys),
-                                                           out / "frontier"),
+        fig = plots.frontier(df, keys, along=select_param,
+                             chosen=chosen if select_param else None)
+        figs.append(Section("Frontier plot", png=plots.save(fig, out / "frontier"),
                             text="figures/frontier.png/.pdf"))
     fig = plots.loss_curves(study_dir, chosen, arms)
     if fig is not None:
