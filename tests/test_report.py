@@ -87,6 +87,8 @@ def test_arms_are_named_by_every_override_key_config_group_choices_included(tmp_
     assert summary["n"].tolist() == [2, 2]
     assert summary.loc["lora", "target_acc"].startswith("0.85 [")  # mean of 0.8 and 0.9
     assert summary.loc["prefix", "target_acc"].startswith("0.55 [")
+    # a run's time is bookkeeping: its mean, with no interval over seeds
+    assert summary["wall_s"].tolist() == ["1,350", "1,350"]
 
 
 def test_grouped_bars_show_each_cells_mean_and_the_majority_class():

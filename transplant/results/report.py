@@ -137,10 +137,17 @@ def defaults_note(study_dir: Path, df: pd.DataFrame, arms: list[str]) -> str:
     return f" A blank factor is the config's value: {'; '.join(notes)}." if notes else ""
 
 
+# Bookkeeping, not a result: a mean alone (a run's time depends on what else the machine ran,
+# so an interval over seeds would read as a property of the method; two runs gave [-219, 1,498]).
+NO_INTERVAL = ("wall_s",)
+
+
 def _cell(row: pd.Series, metric: str) -> str:
     mean = row.get(f"{metric}_mean")
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
+    if metric in NO_INTERVAL:
+        return _number(mean)
     chosen = row.get(f"{metric}_values")
     if isinstance(chosen, list) and len(set(chosen)) > 1:  # grid points: each seed's, not a mean
         return ", ".join(_number(v) for v in chosen)
@@ -437,7 +444,8 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         summary = summary_table(chosen, arms, replicates)
         over = " and ".join(("seeds", *replicates))
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
-                                                      f"n runs; {GEOMETRIC}."
+                                                      f"n runs ({', '.join(NO_INTERVAL)}: "
+                                                      f"the mean alone); {GEOMETRIC}."
                                                       + defaults_note(study_dir, chosen, arms)))
         tried = rates_tried_table(chosen, arms)
         if not tried.empty:
