@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tests.conftest import REPO
 from transplant.results.report import main
@@ -516,3 +517,23 @@ def test_a_frontier_along_the_rate_draws_each_arm_through_its_rates_and_names_di
                      (pytest.approx(mean(54, 55)), to_hex("C1"))]
     assert "off the axes (diverged): lora, lr=0.03 (10,000 / 9,000)" in ax.get_title()
     assert ax.get_xlim()[1] < 1000
+
+    # Beside it, the same lines zoomed on the chosen points: limits from their intervals
+    # (t on the log of 2 seeds, exponentiated), 15% of the span either side.
+    fig = frontier(df, ["method", "method.optim.lr"], along="method.optim.lr", chosen=chosen)
+    near = fig.axes[1]
+    assert near.get_title() == "near the chosen learning rates"
+    assert sorted(c.get_label() for c in near.containers) == ["full_ft", "lora", "zero_shot"]
+
+    def interval(*values):
+        logs = [math.log(v) for v in values]
+        half = stats.t.ppf(0.975, len(logs) - 1) * stats.sem(logs)
+        return math.exp(sum(logs) / len(logs) - half), math.exp(sum(logs) / len(logs) + half)
+
+    def padded(*intervals):
+        low, high = min(i[0] for i in intervals), max(i[1] for i in intervals)
+        return low - 0.15 * (high - low), high + 0.15 * (high - low)
+
+    assert near.get_xlim() == pytest.approx(padded(interval(53, 54), interval(54, 55)))
+    assert near.get_ylim() == pytest.approx(padded(interval(12.3, 13.3), interval(12.3, 13.3)))
+    assert len(frontier(df, ["method", "method.optim.lr"], along="method.optim.lr").axes) == 1

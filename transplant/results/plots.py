@@ -156,10 +156,7 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
     ax.set_xlabel(label(axis))
     ax.set_ylabel(label(metric))
     ax.set_title("mean over seeds (perplexity: geometric); band: 95% t-interval", fontsize=9)
-    if many:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
-    else:
-        ax.legend(fontsize=8)
+    _legend(ax, beside=many)
     fig.tight_layout()
     return fig
 
@@ -180,8 +177,10 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
     (left, or right for accuracy) and forgetting (down). With `along` (a value the study
     sweeps per arm, such as the learning rate) each arm is one line through its values, each
     point labelled with its value and the runs of `chosen` (the values validation chose)
-    ringed. A point beyond OFF_SCALE x the median of a perplexity axis (a diverged run) is
-    named in the title instead of squeezing every other point into a corner."""
+    ringed, and a second panel zooms on the chosen points, where arms tuned alike are
+    compared and which the whole sweep's range squeezes into a corner. A point beyond
+    OFF_SCALE x the median of a perplexity axis (a diverged run) is named in the title
+    instead of squeezing every other point into a corner."""
     target = frontier_target(df)
     assert target is not None, "a frontier needs target_ppl or target_acc"
     summary = summarize(df, [target, "retention_ppl"], arms)
@@ -196,22 +195,66 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
     else:  # one line an arm, through its values
         groups = [g for _, g in shown.groupby(lines, dropna=False, sort=False)] if lines \
             else [shown]
-    many = len(groups) > 6  # the legend goes beside the axes, where it hides no point
-    fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4.5 if many else 4))
-    numbered = lines is None and len(groups) > 10  # colours repeat: points carry their number
+        groups = [g.sort_values(along, key=numbers_first) for g in groups]
     picked = (set() if chosen is None or along is None
               else {_key(row, arms) for _, row in chosen.iterrows()})
+    is_picked = pd.Series([_key(row, arms) in picked and not pd.isna(row[along])  # not zero-shot
+                           for _, row in shown.iterrows()], index=shown.index, dtype=bool)
+    zoom = int(is_picked.sum()) >= 2
+    many = len(groups) > 6  # the legend goes beside the axes, where it hides no point
+    fig, axes = plt.subplots(1, 2 if zoom else 1, squeeze=False,
+                             figsize=((13 if many else 11) if zoom else (9.5 if many else 6),
+                                      4.5 if many else 4))
+    numbered = lines is None and len(groups) > 10  # colours repeat: points carry their number
+    for ax in axes[0]:
+        _draw_frontier(ax, groups, target, arms, lines, along, numbered, is_picked)
+        better = "lower" if target == "target_ppl" else "higher"
+        ax.set_xlabel(f"{label(target)} ({better}: learned more)")
+        ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
+    ax = axes[0][0]
+    for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
+        if _over_orders(shown[f"{metric}_mean"], metric):
+            _log_scale(ax, axis)
+    title = "mean over seeds (perplexity: geometric); bars: 95% t-interval"
+    if is_picked.any():
+        title += f"; ringed: the {label(along)} validation chose"
+    hidden = [f"{_arm_name(row, arms)} ({row[f'{target}_mean']:,.0f} / "
+              f"{row['retention_ppl_mean']:,.0f})" for _, row in summary[off].iterrows()]
+    if hidden:
+        title += "\noff the axes (diverged): " + "; ".join(hidden)
+    ax.set_title(title, fontsize=8)
+    if zoom:
+        near = axes[0][1]
+        rows = shown[is_picked]
+        for setter, metric in ((near.set_xlim, target), (near.set_ylim, "retention_ppl")):
+            setter(*_padded(rows, metric))
+        near.set_title(f"near the chosen {label(along)}s", fontsize=8)
+    _legend(axes[0][-1], beside=many)
+    fig.tight_layout()
+    return fig
+
+
+def _legend(ax, beside: bool) -> None:
+    """Many arms: the legend beside the axes, where it hides no point; few: inside."""
+    if beside:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7)
+
+
+def _draw_frontier(ax, groups: list[pd.DataFrame], target: str, arms: list[str],
+                   lines: list[str] | None, along: str | None, numbered: bool,
+                   is_picked: pd.Series) -> None:
+    """Every group (an arm's line, or a point) with its error bars, labels and rings."""
     for i, group in enumerate(groups):
         # Past the colour cycle's 10, another marker: no two arms look alike.
-        if lines:
-            group = group.sort_values(along, key=numbers_first)
         name = _arm_name(group.iloc[0], lines if lines is not None else arms)
         colour, x, y = f"C{i % 10}", group[f"{target}_mean"], group["retention_ppl_mean"]
         ax.errorbar(x, y, xerr=_errors(group, target), yerr=_errors(group, "retention_ppl"),
                     fmt=("-" if lines else "") + MARKERS[i // 10 % len(MARKERS)],
                     color=colour, capsize=3, lw=1, label=f"{i + 1}: {name}" if numbered
                     else name)
-        for _, row in group.iterrows():
+        for index, row in group.iterrows():
             at = (row[f"{target}_mean"], row["retention_ppl_mean"])
             if pd.isna(at[0]) or pd.isna(at[1]):
                 continue
@@ -220,28 +263,16 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
             if text:
                 ax.annotate(text, at, xytext=(3, 3), textcoords="offset points", fontsize=6,
                             color=colour)
-            if _key(row, arms) in picked and not pd.isna(row[along]):  # not zero-shot's
+            if is_picked[index]:
                 ax.plot(*at, "o", ms=13, mfc="none", mec=colour, mew=1.2)
-    for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
-        if _over_orders(shown[f"{metric}_mean"], metric):
-            _log_scale(ax, axis)
-    better = "lower" if target == "target_ppl" else "higher"
-    ax.set_xlabel(f"{label(target)} ({better}: learned more)")
-    ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
-    title = "mean over seeds (perplexity: geometric); bars: 95% t-interval"
-    if picked:
-        title += f"; ringed: the {label(along)} validation chose"
-    hidden = [f"{_arm_name(row, arms)} ({row[f'{target}_mean']:,.0f} / "
-              f"{row['retention_ppl_mean']:,.0f})" for _, row in summary[off].iterrows()]
-    if hidden:
-        title += "\noff the axes (diverged): " + "; ".join(hidden)
-    ax.set_title(title, fontsize=8)
-    if many:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
-    else:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+
+
+def _padded(rows: pd.DataFrame, metric: str, pad: float = 0.15) -> tuple[float, float]:
+    """Axis limits holding every row's interval, with `pad` of their span either side."""
+    low = rows[f"{metric}_ci_low"].fillna(rows[f"{metric}_mean"]).min()
+    high = rows[f"{metric}_ci_high"].fillna(rows[f"{metric}_mean"]).max()
+    span = (high - low) or abs(high) or 1.0
+    return low - pad * span, high + pad * span
 
 
 def _short(value) -> str:
