@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -8,6 +9,7 @@ from omegaconf import DictConfig
 
 from transplant.app import CONF_DIR
 from transplant.models.tokenizer import byte_tokenizer
+from transplant.results.specs import MetricSpecs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +44,16 @@ FAST = ["model=tiny_llama", "trainer.max_steps=2", "trainer.batch_size=2", "data
         "trainer.enable_progress_bar=false"]
 
 
+@pytest.fixture(autouse=True)
+def every_metric_is_declared(caplog):
+    """Whatever a test runs, each metric it records has a spec its method declared (app.py
+    warns of the others): the whole suite checks every method's declarations."""
+    yield
+    undeclared = [r.getMessage() for r in caplog.records
+                  if r.getMessage().startswith("metrics without a spec")]
+    assert undeclared == []
+
+
 @pytest.fixture
 def run(tmp_path):
     """Run one job in-process the way the CLI does; returns (metrics, run_dir)."""
@@ -55,3 +67,12 @@ def run(tmp_path):
         return metrics, tmp_path / "out" / study / run_id(identity(ovr))
 
     return _run
+
+
+def legacy(frame: Any) -> MetricSpecs:
+    """The specs a study of records older than metric specs gets (results/specs.py), for
+    frames (or lists of row dicts) built by hand in their style."""
+    import pandas as pd
+
+    frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+    return MetricSpecs.legacy(frame.columns)

@@ -16,9 +16,9 @@ def test_archive_keeps_finished_records_and_a_restored_run_is_skipped(run, tmp_p
     assert save(study, archive) == {"saved": 2, "unchanged": 0, "not done": 1}
     assert not (archive / bad_dir.name).exists()  # a failed run is no record to keep
     kept = archive / zero_dir.name
-    assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "docs", "metrics.json",
-                                                       "status.json"]
-    for f in ("config.yaml", "status.json", "metrics.json"):
+    assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "docs", "metric_specs.json",
+                                                       "metrics.json", "status.json"]
+    for f in ("config.yaml", "status.json", "metrics.json", "metric_specs.json"):
         assert (kept / f).read_bytes() == (zero_dir / f).read_bytes()
     for doc in (zero_dir / "docs").glob("*.json"):
         assert gzip.decompress((kept / "docs" / f"{doc.name}.gz").read_bytes()) == \
@@ -31,7 +31,7 @@ def test_archive_keeps_finished_records_and_a_restored_run_is_skipped(run, tmp_p
     assert main(["save", str(study), str(lean), "--no-docs"]) == 0
     assert capsys.readouterr().out == "2 saved, 0 unchanged, 1 not done\n"
     assert sorted(p.name for p in (lean / zero_dir.name).iterdir()) == [
-        "config.yaml", "metrics.json", "status.json"]
+        "config.yaml", "metric_specs.json", "metrics.json", "status.json"]
 
     # The report reads the archive as it reads the study, per-document scores included.
     assert report([str(study), "--reference", "method=zero_shot"]) == 0

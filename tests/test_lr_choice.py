@@ -107,13 +107,15 @@ def test_a_rate_grid_leaves_cache_keys_as_they_were():
     # Cached products (zoo models, organs, task vectors) are keyed by the rate they trained
     # at: a grid beside it must not re-key them, or entries built before would not be found.
     from tests.conftest import compose_cfg
-    from transplant.methods.common import optim_key
+    from transplant.products import product_key
 
-    plain = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3"]))
-    gridded = optim_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS,
-                                     "method.optim.lrs_extend=2"]))
-    assert plain == gridded == {"lr": 3e-3, "weight_decay": 0.0, "warmup_steps": 5,
-                                "betas": [0.9, 0.999]}
+    plain = product_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3"]),
+                        ["method.optim"])
+    gridded = product_key(compose_cfg(["method=full_ft", "method.optim.lr=3e-3", LRS,
+                                       "method.optim.lrs_extend=2"]), ["method.optim"])
+    assert plain == gridded == {"method.optim.lr": 3e-3, "method.optim.weight_decay": 0.0,
+                                "method.optim.warmup_steps": 5,
+                                "method.optim.betas": [0.9, 0.999]}
 
 
 @pytest.mark.parametrize("objective,scores,best,edge", [

@@ -39,7 +39,7 @@ def test_pretrain_builds_a_zoo_model_then_reuses_it(run, tmp_path, monkeypatch):
     assert metrics["train_tokens"] == 3 * 2 * 32 and metrics["val_ppl_python_code"] > 1
     assert metrics["mix_python_code_share"] == pytest.approx(0.5, abs=0.01)  # the mix drawn
     zoo = tmp_path / "out" / "cache" / "zoo" / "z1"
-    assert json.loads((zoo / "key.json").read_text())["recipe"]["hidden"] == 32
+    assert json.loads((zoo / "key.json").read_text())["method.recipe.hidden"] == 32
     # Addressable as an ordinary model afterwards, with the weights that were trained.
     monkeypatch.setenv("TRANSPLANT_CACHE", str(tmp_path / "out" / "cache"))
     model, _ = load_model("zoo/z1")
@@ -103,7 +103,7 @@ def test_continued_pretraining_starts_from_the_init_models_weights(run, tmp_path
              if not torch.equal(p, sibling.get_parameter(n))]
     assert moved and len(moved) == len(list(init.named_parameters()))  # every weight trained
     key = json.loads((tmp_path / "out" / "cache" / "zoo" / "sib" / "key.json").read_text())
-    assert key["init"]["name"] == "tiny_llama"
+    assert key["init"]["model.name"] == "tiny_llama"
 
 
 def test_the_mix_actually_drawn_is_measured_and_short_shares_warned(tmp_path, caplog):
@@ -131,7 +131,8 @@ def test_the_mix_actually_drawn_is_measured_and_short_shares_warned(tmp_path, ca
 
 def test_a_zoo_name_never_means_two_recipes(run):
     run([*TINY, "method.recipe.name=z2"])
-    with pytest.raises(CacheKeyMismatchError, match=r"another recipe \(recipe: .*'hidden': 32"):
+    with pytest.raises(CacheKeyMismatchError,
+                       match=r"another recipe \(method.recipe.hidden: 32 != 64\)"):
         run([*TINY, "method.recipe.name=z2", "method.recipe.hidden=64"])
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.conftest import REPO
+from tests.conftest import REPO, legacy
 from transplant.results.report import main
 
 
@@ -104,7 +104,7 @@ def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
                              "target_majority_acc": 0.51})
     df = pd.DataFrame(rows)
     assert categorical_axes(df, ["peft", "method.condition"]) == ["peft", "method.condition"]
-    fig = grouped_bars(df, "target_acc", ["peft"], "method.condition")
+    fig = grouped_bars(df, "target_acc", ["peft"], "method.condition", specs=legacy(df))
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     expected = sorted(round(v, 6) for v in
@@ -117,7 +117,8 @@ def test_grouped_bars_show_each_cells_mean_and_the_majority_class():
     many = pd.DataFrame({"peft": [f"p{i:02d}" for i in range(60)], "method.condition": "x",
                          "seed": 0, "target_acc": 0.5})
     assert fig.get_figwidth() == 6  # 0.9 inch a cell, from 6 ...
-    assert grouped_bars(many, "target_acc", ["peft"], "method.condition").get_figwidth() == 24
+    assert grouped_bars(many, "target_acc", ["peft"], "method.condition",
+                        specs=legacy(many)).get_figwidth() == 24
 
 
 def test_grouped_bars_keep_runs_that_lack_a_factor():
@@ -129,7 +130,8 @@ def test_grouped_bars_keep_runs_that_lack_a_factor():
              "target_ppl": 9000.0 + s} for s in range(3)]
     rows += [{"arm": None, "widths": None, "model.name": m, "seed": 0, "target_ppl": p}
              for m, p in (("w128", 11000.0), ("w192", 12000.0))]
-    fig = grouped_bars(pd.DataFrame(rows), "target_ppl", ["arm", "widths"], "model.name")
+    fig = grouped_bars(pd.DataFrame(rows), "target_ppl", ["arm", "widths"], "model.name",
+                       specs=legacy(rows))
     ax = fig.axes[0]
     bars = sorted((p.get_height(), p.get_x() + p.get_width() / 2) for p in ax.patches)
     from scipy.stats import gmean
@@ -150,22 +152,22 @@ def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
     from transplant.results.stats import rank_p_value
 
     runs = [{"run": "act-8", "method.graft.select": "activation", "method.graft.k": 8,
-             "seed": 0, "target_ppl": 100.0, "sentiment_acc": 0.50}]
+             "seed": 0, "target_ppl": 100.0, "target_acc": 0.50}]
     ppl8 = [101.0, 99.0, 103.0, 104.0]  # one draw (99) beats the activation arm's perplexity
     runs += [{"run": f"rnd-8-{s}", "method.graft.select": "random_matched",
-              "method.graft.k": 8, "seed": s, "target_ppl": p, "sentiment_acc": 0.40}
+              "method.graft.k": 8, "seed": s, "target_ppl": p, "target_acc": 0.40}
              for s, p in enumerate(ppl8)]
     # Draws at another K are not this arm's control.
     runs += [{"run": "rnd-16-0", "method.graft.select": "random_matched", "method.graft.k": 16,
-              "seed": 0, "target_ppl": 50.0, "sentiment_acc": 0.9}]
+              "seed": 0, "target_ppl": 50.0, "target_acc": 0.9}]
     table = control_table(pd.DataFrame(runs), ["method.graft.select", "method.graft.k"],
-                          "method.graft.select=random_matched")
+                          "method.graft.select=random_matched", legacy(runs))
     assert len(table) == 1
     row = table.iloc[0]
     assert row["draws"] == 4 and row["method.graft.k"] == 8
     assert row["target_ppl p"] == f"{rank_p_value(100.0, ppl8, higher_is_better=False):.3f}"
     assert row["target_ppl p"] == "0.400"  # (1 + 1) / (1 + 4)
-    assert row["sentiment_acc p"] == "0.200"  # no draw as accurate: 1 / 5
+    assert row["target_acc p"] == "0.200"  # no draw as accurate: 1 / 5
     from scipy.stats import gmean  # perplexities are averaged on their log
 
     assert row["target_ppl control"] == f"{gmean(ppl8):.4g} [99, 104]"  # 101.7
@@ -237,7 +239,7 @@ def test_frontier_gives_every_arm_its_own_look_and_logs_a_wide_spread():
     def plot(spread: float):
         rows = [{"arm": f"a{i:02d}", "seed": s, "target_ppl": 100.0 * spread ** (i / 11) + s,
                  "retention_ppl": 50.0 + i} for i in range(12) for s in range(2)]
-        return frontier(pd.DataFrame(rows), ["arm"]).axes[0]
+        return frontier(pd.DataFrame(rows), ["arm"], specs=legacy(rows)).axes[0]
 
     ax = plot(spread=100.0)
     points = [(c.lines[0].get_xdata()[0], c.lines[0].get_color(), c.lines[0].get_marker())
@@ -260,7 +262,8 @@ def test_a_curve_logs_a_budget_axis_and_a_wide_spread_not_positions():
     def plot(axis, values, ppl):
         rows = [{"arm": a, axis: v, "seed": s, "target_ppl": ppl(v) * (1 + s / 100)}
                 for a in ("x", "y") for v in values for s in range(2)]
-        return metric_vs_axis(pd.DataFrame(rows), axis, "target_ppl", ["arm", axis]).axes[0]
+        return metric_vs_axis(pd.DataFrame(rows), axis, "target_ppl", ["arm", axis],
+                              specs=legacy(rows)).axes[0]
 
     budget = plot("trainer.max_steps", [40, 160, 640], lambda v: 10 ** 8 / v ** 2)
     assert (budget.get_xscale(), budget.get_yscale()) == ("log", "log")
@@ -303,8 +306,9 @@ def test_a_task_study_reads_its_frontier_on_accuracy(tmp_path):
     section = md[md.index("## Frontier"):].split("\n## ")[0]
     assert "target_acc" in section and "| 0.55 [" in section
     assert (tmp_path / "out" / "figures" / "frontier.png").exists()
-    ax = frontier(pd.DataFrame([{"method": a, "seed": s, "target_acc": x, "retention_ppl": r}
-                                for a, s, x, r in rows]), ["method"]).axes[0]
+    df = pd.DataFrame([{"method": a, "seed": s, "target_acc": x, "retention_ppl": r}
+                       for a, s, x, r in rows])
+    ax = frontier(df, ["method"], specs=legacy(df)).axes[0]
     assert [round(c.lines[0].get_xdata()[0], 6) for c in ax.containers] == [0.55, 0.7]
     assert ax.get_xlabel().endswith("(higher: learned more)") and ax.get_xscale() == "linear"
     assert ax.get_yscale() == "log"  # retention spread 450 -> 10,000
@@ -376,7 +380,8 @@ def test_bars_never_pool_a_numeric_factor_and_order_it_by_number(tmp_path, monke
             for sel in ("activation", "bottom")]
     drawn = {}
     monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault(path.name, fig))
-    _bars(pd.DataFrame(rows), "target_ppl", ["alpha", "k", "select"], tmp_path, "runs")
+    _bars(pd.DataFrame(rows), "target_ppl", ["alpha", "k", "select"], tmp_path, "runs",
+          legacy(rows))
     ax = drawn["target_ppl_bars"].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == [
         "0.5, 8", "0.5, 16", "0.5, 128", "0.5, null", "1.0, 8", "1.0, 16", "1.0, 128",
@@ -500,7 +505,7 @@ def test_a_frontier_along_the_rate_draws_each_arm_through_its_rates_and_names_di
     df = pd.DataFrame(rows)
     chosen = df[(df["method.optim.lr"] == 0.003) | (df["method"] == "zero_shot")]
     ax = frontier(df, ["method", "method.optim.lr"], along="method.optim.lr",
-                  chosen=chosen).axes[0]
+                  chosen=chosen, specs=legacy(df)).axes[0]
     lines = {c.get_label(): c.lines[0] for c in ax.containers}
     assert sorted(lines) == ["full_ft", "lora", "zero_shot"]
 
@@ -520,7 +525,8 @@ def test_a_frontier_along_the_rate_draws_each_arm_through_its_rates_and_names_di
 
     # Beside it, the same lines zoomed on the chosen points: limits from their intervals
     # (t on the log of 2 seeds, exponentiated), 15% of the span either side.
-    fig = frontier(df, ["method", "method.optim.lr"], along="method.optim.lr", chosen=chosen)
+    fig = frontier(df, ["method", "method.optim.lr"], along="method.optim.lr", chosen=chosen,
+                   specs=legacy(df))
     near = fig.axes[1]
     assert near.get_title() == "near the chosen learning rates"
     assert sorted(c.get_label() for c in near.containers) == ["full_ft", "lora", "zero_shot"]
@@ -536,4 +542,5 @@ def test_a_frontier_along_the_rate_draws_each_arm_through_its_rates_and_names_di
 
     assert near.get_xlim() == pytest.approx(padded(interval(53, 54), interval(54, 55)))
     assert near.get_ylim() == pytest.approx(padded(interval(12.3, 13.3), interval(12.3, 13.3)))
-    assert len(frontier(df, ["method", "method.optim.lr"], along="method.optim.lr").axes) == 1
+    assert len(frontier(df, ["method", "method.optim.lr"], along="method.optim.lr",
+                        specs=legacy(df)).axes) == 1

@@ -60,7 +60,13 @@ def test_a_long_run_id_never_cuts_a_value_and_older_names_are_migrated(tmp_path)
 def test_run_writes_the_contract(run):
     metrics, run_dir = run(["method=zero_shot"])
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "docs", "logs",
-                                                         "metrics.json", "status.json"]
+                                                         "metric_specs.json", "metrics.json",
+                                                         "status.json"]
+    specs = json.loads((run_dir / "metric_specs.json").read_text())
+    assert set(specs) == set(metrics)  # every metric, and no other
+    assert specs["target_ppl"] == {"name": "target_ppl", "kind": "perplexity",
+                                   "direction": "lower", "level": "headline", "unit": "",
+                                   "label": specs["target_ppl"]["label"]}
     for role in ("target", "retention", "val_target"):  # per-document NLL of each evaluation
         docs = json.loads((run_dir / "docs" / f"{role}.json").read_text())
         assert math.exp(sum(docs["nll"]) / sum(docs["tokens"])) == pytest.approx(

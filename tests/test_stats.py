@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST
+from tests.conftest import FAST, legacy
 from transplant.results.report import main
+from transplant.results.specs import legacy_spec
 from transplant.results.stats import (
-    is_perplexity,
     mean_interval,
     paired_log_ppl_difference,
     select,
@@ -37,9 +37,9 @@ def test_perplexities_are_aggregated_on_their_log():
     ppl = [10.0, 1_000.0, 100_000.0]
     raw = mean_interval(pd.Series(ppl))
     assert raw["ci_low"] < 0
-    s = summarize(pd.DataFrame({"arm": "a", "seed": [0, 1, 2], "target_ppl": ppl,
-                                "gap_recovery_ppl": [-1.0, 0.0, 4.0]}),
-                  ["target_ppl", "gap_recovery_ppl"], ["arm"]).iloc[0]
+    df = pd.DataFrame({"arm": "a", "seed": [0, 1, 2], "target_ppl": ppl,
+                       "gap_recovery_ppl": [-1.0, 0.0, 4.0]})
+    s = summarize(df, ["target_ppl", "gap_recovery_ppl"], ["arm"], specs=legacy(df)).iloc[0]
     logs = np.log(ppl)
     low, high = stats.t.interval(0.95, 2, loc=logs.mean(), scale=stats.sem(logs))
     assert s["target_ppl_mean"] == pytest.approx(1_000.0, rel=1e-12)  # exp(mean NLL)
@@ -47,9 +47,10 @@ def test_perplexities_are_aggregated_on_their_log():
         (math.exp(low), math.exp(high)), rel=1e-12)
     assert s["target_ppl_std"] == pytest.approx(math.exp(logs.std(ddof=1)), rel=1e-12)
     assert s["gap_recovery_ppl_mean"] == 1.0  # a ratio of log perplexities: arithmetic
-    assert [is_perplexity(m) for m in ("target_ppl", "val_target_ppl_lr_0.001",
-                                       "val_ppl_python_code", "gap_recovery_ppl",
-                                       "sentiment_acc", "wrapper_target_ppl")] == [
+    # Records older than metric specs: perplexities by the old rule, gap recovery not one.
+    assert [legacy_spec(m).geometric for m in ("target_ppl", "val_target_ppl_lr_0.001",
+                                               "val_ppl_python_code", "gap_recovery_ppl",
+                                               "target_acc", "wrapper_target_ppl")] == [
         True, True, True, False, False, True]
     assert mean_interval(pd.Series([11_000.0]), log=True)["mean"] == 11_000.0  # not 10,999.99..
     same = mean_interval(pd.Series([7.0, 7.0]), log=True)
@@ -64,7 +65,8 @@ def test_a_rate_chosen_per_seed_is_listed_not_averaged():
     rows = [{"arm": "organ", "seed": s, "lr": lr, "target_ppl": 100.0}
             for s, lr in ((2, 0.0033333), (0, 0.011111), (1, 0.0033333))]
     rows += [{"arm": "lora", "seed": s, "lr": 0.003, "target_ppl": 90.0} for s in range(3)]
-    table = interval_table(pd.DataFrame(rows), ["lr", "target_ppl"], ["arm"]).set_index("arm")
+    table = interval_table(pd.DataFrame(rows), ["lr", "target_ppl"], ["arm"],
+                           specs=legacy(rows)).set_index("arm")
     assert table.loc["organ", "lr"] == "0.01111, 0.003333, 0.003333"  # seeds 0, 1, 2
     assert table.loc["lora", "lr"] == "0.003"  # one value: shown once
     assert table.loc["organ", "seeds"] == "0,1,2"
@@ -77,7 +79,8 @@ def test_selection_takes_the_lowest_mean_nll_over_seeds():
              "val_target_ppl": v, "target_ppl": v}
             for lr, vals in ((1e-3, (1.0, 1_000.0)), (1e-4, (100.0, 100.0)))
             for s, v in enumerate(vals)]
-    chosen = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"])
+    chosen = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"],
+                    specs=legacy(rows))
     assert chosen.chosen["method.optim.lr"].tolist() == [1e-3]
     assert chosen.chosen["mean val_target_ppl"].iloc[0] == pytest.approx(math.sqrt(1_000))
 
@@ -90,13 +93,15 @@ def test_selection_compares_values_on_the_seeds_they_share():
              "val_target_ppl": v}
             for lr, vals in ((1e-4, (30.0, 60.0)), (1e-3, (36.0,)))
             for s, v in enumerate(vals)]
-    sel = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"])
+    sel = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"],
+                 specs=legacy(rows))
     row = sel.chosen.iloc[0]
     assert (row["method.optim.lr"], row["mean val_target_ppl"], row["seeds"]) == (1e-4, 30.0, "0")
     assert len(sel.runs) == 2  # the chosen value's test rows: all its seeds
     rows.append({"run": "1e-3-1", "method": "full_ft", "method.optim.lr": 1e-3, "seed": 1,
                  "val_target_ppl": 72.0})
-    row = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"]).chosen
+    row = select(pd.DataFrame(rows), "method.optim.lr", "val_target_ppl", ["method"],
+                 specs=legacy(rows)).chosen
     assert (row["mean val_target_ppl"].iloc[0], row["seeds"].iloc[0]) == (
         pytest.approx(math.sqrt(30 * 60)), "0,1")
 
@@ -116,12 +121,12 @@ def _runs():
 
 
 def test_selection_uses_validation_only():
-    sel = select(_runs(), "method.optim.lr", "val_target_ppl", ["method"])
+    sel = select(_runs(), "method.optim.lr", "val_target_ppl", ["method"], specs=legacy(_runs()))
     chosen = dict(zip(sel.chosen["method"], sel.chosen["method.optim.lr"], strict=True))
     assert chosen == {"lora": 1e-3, "full_ft": 1e-4}
     assert len(sel.runs) == 6 and set(sel.runs["method.optim.lr"]) == {1e-3, 1e-4}
     with pytest.raises(ValueError, match="must use a validation metric"):
-        select(_runs(), "method.optim.lr", "target_ppl", ["method"])
+        select(_runs(), "method.optim.lr", "target_ppl", ["method"], specs=legacy(_runs()))
 
 
 def _docs(nll, tokens, ids=None):
@@ -239,9 +244,11 @@ def test_selection_takes_the_highest_accuracy_and_the_lowest_perplexity():
     df = pd.DataFrame({"method": ["a"] * 4, "lr": [1, 1, 2, 2],
                        "val_target_acc": [0.6, 0.7, 0.5, 0.5],
                        "val_target_ppl": [10, 12, 9, 9], "seed": [0, 1, 0, 1]})
-    assert select(df, "lr", "val_target_acc", ["method"]).chosen["lr"].tolist() == [1]
-    assert select(df, "lr", "val_target_ppl", ["method"]).chosen["lr"].tolist() == [2]
-    assert "highest" in select(df, "lr", "val_target_acc", ["method"]).rule()
+    assert select(df, "lr", "val_target_acc", ["method"],
+                  specs=legacy(df)).chosen["lr"].tolist() == [1]
+    assert select(df, "lr", "val_target_ppl", ["method"],
+                  specs=legacy(df)).chosen["lr"].tolist() == [2]
+    assert "highest" in select(df, "lr", "val_target_acc", ["method"], specs=legacy(df)).rule()
 
 
 def test_selection_by_several_metrics_uses_each_arms_own():
@@ -252,11 +259,12 @@ def test_selection_by_several_metrics_uses_each_arms_own():
                        "val_target_ppl": [20.0, 10.0, None, None],
                        "val_target_acc": [None, None, 0.7, 0.6]})
     chosen = select(df, "method.alpha", "val_target_ppl,val_target_acc",
-                    ["data.objective"]).chosen
+                    ["data.objective"], specs=legacy(df)).chosen
     alpha = dict(zip(chosen["data.objective"], chosen["method.alpha"], strict=True))
     assert alpha == {"lm": 1.0, "task": 0.5}  # the lower perplexity; the higher accuracy
     with pytest.raises(ValueError, match="'target_acc': selection must use a validation"):
-        select(df, "method.alpha", "val_target_ppl,target_acc", ["data.objective"])
+        select(df, "method.alpha", "val_target_ppl,target_acc", ["data.objective"],
+               specs=legacy(df))
 
 
 def test_gap_recovery_takes_the_references_of_the_runs_own_model():
@@ -344,7 +352,8 @@ def test_a_choice_at_an_end_of_the_grid_is_flagged_in_numeric_order():
             for m, curve in (("a", {"2": 9.0, "5": 8.0, "10": 7.0}),
                              ("b", {"2": 9.0, "5": 6.0, "10": 7.0}))
             for a, v in curve.items()]
-    selection = select(pd.DataFrame(rows), "alpha", "val_target_ppl", ["method"])
+    selection = select(pd.DataFrame(rows), "alpha", "val_target_ppl", ["method"],
+                       specs=legacy(rows))
     chosen = selection.chosen.set_index("method")
     assert chosen.loc["a", "alpha"] == "10" and chosen.loc["a", "edge"] == "yes"
     assert chosen.loc["b", "alpha"] == "5" and chosen.loc["b", "edge"] == "no"
@@ -358,7 +367,7 @@ def test_summary_rows_follow_a_numeric_factor_in_numeric_order():
     rows = [{"mode": m, "position": p, "seed": s, "target_ppl": 1.0 + s}
             for m in ("replace", "insert") for p in ("0", "10", "15", "5", None)
             for s in (0, 1)]
-    table = summarize(pd.DataFrame(rows), ["target_ppl"], ["mode", "position"])
+    table = summarize(pd.DataFrame(rows), ["target_ppl"], ["mode", "position"], specs=legacy(rows))
     assert list(table["mode"]) == ["insert"] * 5 + ["replace"] * 5
     assert list(table["position"][:4]) == ["0", "5", "10", "15"]
     assert pd.isna(table["position"][4])
@@ -369,7 +378,8 @@ def test_a_cell_shows_its_interval_unless_every_seed_gives_the_same_value():
 
     rows = [{"arm": "a", "seed": s, "target_ppl": p, "params_trainable": 7_046_272}
             for s, p in ((0, 10.0), (1, 12.0))]
-    table = interval_table(pd.DataFrame(rows), ["target_ppl", "params_trainable"], ["arm"])
+    table = interval_table(pd.DataFrame(rows), ["target_ppl", "params_trainable"], ["arm"],
+                           specs=legacy(rows))
     from scipy import stats
 
     logs = np.log([10.0, 12.0])
@@ -439,7 +449,7 @@ def _graft_runs(bottom_gain: list[float]) -> pd.DataFrame:
                                                      strict=True)])):
         for donor, p, a in zip((np.nan, 1, 2), ppl, acc, strict=True):
             rows.append({"run": f"{chosen}-{donor}", "select": chosen, "k": 8, "seed": 0,
-                         "donor_seed": donor, "target_ppl": p, "sentiment_acc": a})
+                         "donor_seed": donor, "target_ppl": p, "target_acc": a})
     return pd.DataFrame(rows)
 
 

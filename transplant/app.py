@@ -30,6 +30,7 @@ from transplant.atomic import read_json
 from transplant.claim import claim, holder
 from transplant.config import ConfigError, register_schema
 from transplant.methods import METHODS, register_method_schemas
+from transplant.metrics import SUMMARY, Kind, resolve, spec
 from transplant.provenance import provenance
 from transplant.runs import RunContext, RunRecord, identity, run_dir
 from transplant.validation import validate
@@ -49,7 +50,7 @@ def run_job(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> di
         return None
     held = claim(record.dir)
     if held is None:
-        who = holder(record.dir / "claim.json") or {}
+        who = holder(record.layout.claim) or {}
         log.warning("skip %s: claimed by pid %s on %s, which is running it", record.dir,
                     who.get("pid"), who.get("host"))
         return None
@@ -111,7 +112,7 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
 
     quiet_libraries()
     if cfg.force or record.result_diffs(resolved):  # a checkpoint of another config is stale
-        shutil.rmtree(record.dir / "resume", ignore_errors=True)
+        shutil.rmtree(record.layout.resume, ignore_errors=True)
     record.start(OmegaConf.to_yaml(resolved))
     logger = make_logger(cfg, record.dir, record.dir.name, ident, resolved)
     start, earlier = time.time(), record.spent()
@@ -149,11 +150,23 @@ def _run_claimed(cfg: DictConfig, record: RunRecord, ident: dict[str, str],
         finish_logger(logger, {}, ok=False)
         log.warning("run %s interrupted (%s)", record.dir, why)
         raise  # the sweep stops: someone asked it to
-    record.finish(metrics)
-    shutil.rmtree(record.dir / "resume", ignore_errors=True)  # checkpoints of finished phases
+    specs, undeclared = resolve(metrics, (*METHODS[cfg.method.name].metrics, *RUN_SPECS))
+    if undeclared:
+        log.warning("metrics without a spec (recorded as plain values; declare them in the "
+                    "method's `metrics`): %s", ", ".join(undeclared))
+    record.finish(metrics, specs)
+    shutil.rmtree(record.layout.resume, ignore_errors=True)  # checkpoints of finished phases
     finish_logger(logger, metrics, ok=True, artifacts=ctx.artifacts)
     log.info("done %s: %s", record.dir, _summary(metrics))
     return metrics
+
+
+# What every run records beside its method's metrics: what ran, its cost, its provenance.
+RUN_SPECS = (spec("method", Kind.text), spec("model", Kind.text), spec("seed", Kind.value),
+             spec("wall_s", Kind.seconds, level=SUMMARY, unit="s"),
+             spec("cpu_s", Kind.seconds, unit="s"), spec("peak_*_mb", Kind.megabytes, unit="MiB"),
+             spec("product_sha256", Kind.text), spec("code_dirty", Kind.flag),
+             spec("code_*", Kind.text), spec("*_version", Kind.text))
 
 
 class Interrupted(KeyboardInterrupt):

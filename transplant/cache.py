@@ -18,9 +18,14 @@ from filelock import FileLock
 from transplant.atomic import replacing, write_json
 
 DEFAULT_ROOT = "outputs/cache"
-# Part of every key. Raise it when a change makes entries built by older code differ (another
-# batch order, another recipe), so they are rebuilt instead of silently reused.
-PIPELINE_VERSION = 2
+# Part of every key. Raise it when a change makes every entry built by older code differ
+# (another batch order), so they are rebuilt instead of silently reused.
+PIPELINE_VERSION = 3
+# Each kind's own version, part of its keys: raise one when a change makes that kind's entries
+# differ (another file format, another recipe). A kind not listed cannot be cached.
+VERSIONS = {"models": 1, "tokens": 3, "evals": 1, "activations": 1, "finetuned": 1,
+            "organs": 1, "peft_modules": 1, "task_vectors": 1, "task_vectors_carried": 1,
+            "calibration_moments": 1, "zoo": 1}
 
 
 def cache_root() -> Path:
@@ -28,12 +33,15 @@ def cache_root() -> Path:
     return Path(os.environ.get("TRANSPLANT_CACHE", DEFAULT_ROOT))
 
 
-def versioned(key: dict[str, Any]) -> dict[str, Any]:
-    return {**key, "pipeline_version": PIPELINE_VERSION}
+def versioned(kind: str, key: dict[str, Any]) -> dict[str, Any]:
+    if kind not in VERSIONS:
+        raise KeyError(f"cache kind {kind!r} has no version; expected one of "
+                       f"{', '.join(sorted(VERSIONS))} (cache.VERSIONS)")
+    return {**key, "pipeline_version": PIPELINE_VERSION, "kind_version": VERSIONS[kind]}
 
 
-def key_hash(key: dict[str, Any]) -> str:
-    blob = json.dumps(versioned(key), sort_keys=True, default=str).encode()
+def key_hash(kind: str, key: dict[str, Any]) -> str:
+    blob = json.dumps(versioned(kind, key), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -44,7 +52,7 @@ class CacheKeyMismatchError(ValueError):
 def cached_dir(kind: str, key: dict[str, Any], build: Callable[[Path], None],
                root: str | os.PathLike | None = None) -> Path:
     """Return the directory of entry (kind, key), calling `build(tmp_dir)` to make it if absent."""
-    return named_dir(kind, key_hash(key), key, build, root)
+    return named_dir(kind, key_hash(kind, key), key, build, root)
 
 
 def cached_json(kind: str, key: dict[str, Any], compute: Callable[[], Any],
@@ -63,7 +71,7 @@ def named_dir(kind: str, name: str, key: dict[str, Any], build: Callable[[Path],
     of that name built from another key is an error, never silently reused or replaced."""
     base = Path(root) if root is not None else cache_root()
     final = base / kind / name
-    key = versioned(key)
+    key = versioned(kind, key)
     if (final / "key.json").exists():
         _check_key(final, key)
         return final

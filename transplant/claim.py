@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from transplant.layout import RunLayout
+
 HEARTBEAT_S = 30.0
 STALE_S = 300.0
 
@@ -80,7 +82,7 @@ def is_stale(path: Path, now: float | None = None) -> bool:
 
 def claim(run_dir: Path) -> Claim | None:
     """Claim the run directory for this process; None if a live process holds it."""
-    path = run_dir / "claim.json"
+    path = RunLayout(run_dir).claim
     run_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         try:

@@ -11,11 +11,13 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger
 from omegaconf import DictConfig
 
+from transplant.layout import RunLayout
+
 
 def make_logger(cfg: DictConfig, run_dir: Path, run_name: str,
                 identity: dict[str, str], config: dict[str, Any]) -> Logger | None:
     """The job's logger. W&B: group = study, job_type = method, identity in the run config."""
-    logs = run_dir / "logs"
+    logs = RunLayout(run_dir).logs
     if cfg.logger.name == "none":
         return None
     if cfg.logger.name == "csv":

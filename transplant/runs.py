@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import read_json, write_json, write_text
+from transplant.layout import ATTEMPT_OUTPUTS, RunLayout
+from transplant.metrics import MetricSpec
 from transplant.provenance import provenance
 
 if TYPE_CHECKING:
@@ -37,12 +38,6 @@ NOT_RESULT = ("study", "experiment", "force", "paths", "logger", "hydra",
 def affects_result(key: str) -> bool:
     """Whether a dotted config key (or an override's key) can change a run's result."""
     return not any(key == p or key.startswith(p + ".") for p in NOT_RESULT)
-
-
-def result_part(cfg: DictConfig, section: str) -> dict[str, Any]:
-    """A config section without its keys that do not change results (for cache keys)."""
-    return {k: v for k, v in OmegaConf.to_container(cfg[section], resolve=True).items()
-            if affects_result(f"{section}.{k}")}
 
 
 def identity(overrides: list[str]) -> dict[str, str]:
@@ -114,12 +109,16 @@ class RunRecord:
     identity: dict[str, str]
 
     @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.dir)
+
+    @property
     def status_path(self) -> Path:
-        return self.dir / "status.json"
+        return self.layout.status
 
     @property
     def metrics_path(self) -> Path:
-        return self.dir / "metrics.json"
+        return self.layout.metrics
 
     def status(self) -> dict[str, Any] | None:
         return read_json(self.status_path) if self.status_path.exists() else None
@@ -130,7 +129,7 @@ class RunRecord:
 
     def result_diffs(self, resolved: dict[str, Any]) -> list[str]:
         """How the result-determining config differs from the one recorded in the directory."""
-        path = self.dir / "config.yaml"
+        path = self.layout.config
         if not path.exists():
             return []
         old, new = _flatten(yaml.safe_load(path.read_text())), _flatten(resolved)
@@ -143,19 +142,21 @@ class RunRecord:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path.unlink(missing_ok=True)  # a rerun never shows an older result
         # An earlier attempt's logs, per-document scores and artefacts never look current.
-        for old in ("logs", "docs", "adapter"):
+        for old in ATTEMPT_OUTPUTS:
             shutil.rmtree(self.dir / old, ignore_errors=True)
-        write_text(self.dir / "config.yaml", config_yaml)
+        write_text(self.layout.config, config_yaml)
         old = self.status() or {}
         attempts = int(old.get("attempts", 0)) + 1
         # What preempted attempts spent counts while their checkpoint is what this one resumes.
         spent = (old.get("spent", {}) if old.get("status") == "preempted"
-                 and (self.dir / "resume").exists() else {})
+                 and self.layout.resume.exists() else {})
         # A fresh record: no end, error or reason of an earlier attempt.
         self._write_status("running", fresh=True, start=time.time(), attempts=attempts,
                            spent=spent, **provenance())
 
-    def finish(self, metrics: dict[str, Any]) -> None:
+    def finish(self, metrics: dict[str, Any], specs: dict[str, MetricSpec]) -> None:
+        """Record the metrics and what each is (`metrics.resolve`), then `done`."""
+        write_json(self.layout.metric_specs, {m: s.as_dict() for m, s in specs.items()})
         write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist
         self._write_status("done", end=time.time())
 
@@ -212,7 +213,11 @@ class RunContext:
     def add_artifact(self, path: Path, kind: str, name: str) -> None:
         self.artifacts.append(Artifact(Path(path), kind, name))
 
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.dir)
+
     def resume_dir(self, name: str = "train") -> Path:
         """Where a training phase keeps its preemption checkpoint: per run, per phase (a cache
         entry's build is named by its key, so a resumed job never loads another's)."""
-        return self.dir / "resume" / name
+        return self.layout.resume_phase(name)

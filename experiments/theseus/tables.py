@@ -82,6 +82,7 @@ def tables(study: Path, objective: str | None = None, tuned: bool | None = None)
     """The README's tables; `tuned`: gaps against the references at the rate chosen on
     validation (None: once the study has any), else against those at the fixed rate 1e-3."""
     records = read_study(study)
+    specs = records.specs
     if objective is None:  # the study's one objective
         present = set(records.done["data.objective"].dropna())
         objective = present.pop() if len(present) == 1 else "lm"
@@ -100,11 +101,11 @@ def tables(study: Path, objective: str | None = None, tuned: bool | None = None)
 
     # References per target width (a width the tuned references have not reached: blank)
     per = {"zero_shot": zero, **ref_runs}
-    stats = {m: summarize(r, [metric.column, "retention_ppl"], ["model.name"]).set_index(
-        "model.name") if not r.empty else pd.DataFrame() for m, r in per.items()}
+    stats = {m: summarize(r, [metric.column, "retention_ppl"], ["model.name"], specs=specs)
+             .set_index("model.name") if not r.empty else pd.DataFrame() for m, r in per.items()}
     bound = gap_recoveries(pd.concat([zero, ref_runs["projections_ft"]]), ["model.name"],
                            zero, ref_runs["full_ft"])
-    bound = summarize(bound, [metric.gap], ["model.name"]).set_index(
+    bound = summarize(bound, [metric.gap], ["model.name"], specs=specs).set_index(
         "model.name") if not bound.empty else pd.DataFrame()
     rates = {m: r.sort_values("seed").groupby("model.name")["lr"].agg(
         lambda a: ", ".join(f"{x:g}" for x in a)) for m, r in ref_runs.items() if tuned}
@@ -132,7 +133,8 @@ def tables(study: Path, objective: str | None = None, tuned: bool | None = None)
         return "\n".join(out + ["", "(no carried run has finished yet)"])
     carried = df[df["method.arm"].notna()]
     cross = carried[carried["widths"].map(lambda w: len(set(w.split("_"))) == 2)]
-    s = summarize(cross, [metric.column, "retention_ppl"], ["widths", "method.arm"])
+    s = summarize(cross, [metric.column, "retention_ppl"], ["widths", "method.arm"],
+                  specs=specs)
     s = s.set_index(["widths", "method.arm"])
     alphas = (cross.sort_values("seed").groupby(["widths", "method.arm"])["alpha"]
               .agg(lambda a: ", ".join(f"{x:g}" for x in a)))
@@ -168,8 +170,8 @@ def tables(study: Path, objective: str | None = None, tuned: bool | None = None)
             per_run = per_run.dropna(subset=["widths"])
         if per_run.empty:  # no carried run has its reference yet
             return pd.DataFrame()
-        return summarize(per_run, [metric.gap], ["widths", "method.arm"]).set_index(
-            ["widths", "method.arm"])
+        return summarize(per_run, [metric.gap], ["widths", "method.arm"],
+                         specs=specs).set_index(["widths", "method.arm"])
 
     gaps = {m: gap(r) for m, r in ref_runs.items()}
     arm_names = sorted(carried["method.arm"].unique())

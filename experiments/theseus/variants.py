@@ -30,7 +30,7 @@ from transplant.analysis.paired import paired_moments
 from transplant.app import CONF_DIR
 from transplant.console import quiet_libraries
 from transplant.methods.common import load
-from transplant.methods.theseus import calibration_ids, calibration_moments, source_task_vector
+from transplant.methods.theseus import cached_moments, calibration_ids, source_task_vector
 from transplant.runs import RunContext
 from transplant.surgery.transport import cosine, transport_plan, transport_with
 
@@ -62,7 +62,7 @@ def pair_numbers(widths: str, seed: int, cache: Path
         source, _ = load(cfg, ctx, cfg.method.source)
         tau_a = load_file(source_task_vector(cfg, ctx))
         own = load_file(source_task_vector(own_cfg, ctx))
-        moments = calibration_moments(cfg, ctx, source, target, tokenizer)
+        moments = cached_moments(cfg, ctx, source, target, tokenizer)
         ids = calibration_ids(cfg, ctx, tokenizer)
     cosines = {(center, power): cosine(transport_with(tau_a, source, target, moments,
                                                       center=center, whiten_power=power), own)

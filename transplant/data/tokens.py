@@ -125,8 +125,7 @@ def token_stream(corpus: CorpusSpec | str, split: str, tokenizer: PreTrainedToke
     key = {"corpus": asdict(corpus), "content": corpus_hash(docs), "split": split,
            "tokenizer": tokenizer_hash(tokenizer), "max_tokens": max_tokens,
            "doc_max_tokens": doc_max_tokens,
-           "validation_permille": validation_permille, "test_permille": test_permille,
-           "format": 3}
+           "validation_permille": validation_permille, "test_permille": test_permille}
 
     def build(out: Path) -> None:
         part = split_documents(docs, validation_permille, test_permille)[split]

@@ -11,9 +11,6 @@ from transformers import PreTrainedTokenizerBase
 
 from transplant.models.logits import logits_at
 
-SENTIMENT_TEMPLATE = "Tweet: {text}\nSentiment:"
-SENTIMENT_LABELS = {"negative": " negative", "neutral": " neutral", "positive": " positive"}
-
 
 @torch.no_grad()
 def label_scores(model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
@@ -89,11 +86,12 @@ CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs
 
 
 def classify(model: nn.Module, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
-             label_words: dict[str, str] = SENTIMENT_LABELS,
-             template: str = SENTIMENT_TEMPLATE, calibration: str = "none") -> list[str]:
-    """The most likely label of each text. `calibration="contextual"` (Zhao et al. 2021,
-    "Calibrate Before Use") divides each label's probability by its probability after
-    content-free inputs, removing the model's prior preference for some label words."""
+             label_words: dict[str, str], template: str, calibration: str = "none"
+             ) -> list[str]:
+    """The most likely label of each text (`label_words`: label -> its words; `template`: the
+    prompt, with {text}; a task's own are in data/tasks.py). `calibration="contextual"` (Zhao
+    et al. 2021, "Calibrate Before Use") divides each label's probability by its probability
+    after content-free inputs, removing the model's prior preference for some label words."""
     names = list(label_words)
     words = [label_words[n] for n in names]
     scores = label_scores(model, tokenizer, [template.format(text=t) for t in texts], words)
@@ -121,11 +119,3 @@ def classification_metrics(predicted: Sequence[str], labels: Sequence[str],
     majority = max(sum(y == c for y in labels) for c in classes) / n
     return {"acc": accuracy, "macro_f1": sum(f1s) / len(f1s), "majority_acc": majority, "n": n}
 
-
-def label_accuracy(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
-                   texts: Sequence[str], labels: Sequence[str],
-                   label_words: dict[str, str] = SENTIMENT_LABELS,
-                   template: str = SENTIMENT_TEMPLATE) -> float:
-    """Fraction of texts whose true label is the most likely label word."""
-    predicted = classify(model, tokenizer, texts, label_words, template)
-    return sum(p == y for p, y in zip(predicted, labels, strict=True)) / len(labels)

@@ -18,7 +18,10 @@ from transplant.atomic import read_json, write_json
 from transplant.cache import cached_json
 from transplant.config import ModelConfig, Objective, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
-from transplant.runs import RunContext, result_part
+from transplant.methods.task import score_specs
+from transplant.metrics import HIGHER, LOWER, SUMMARY, Kind, Level, MetricSpec, spec
+from transplant.products import product_key
+from transplant.runs import RunContext
 
 if TYPE_CHECKING:
     from torch import nn
@@ -69,18 +72,6 @@ def split_stream(cfg: DictConfig, ctx: RunContext, tokenizer: PreTrainedTokenize
     return token_stream(corpus_spec(cfg, domain), split, tokenizer, max_tokens,
                         cfg.data.validation_permille, cfg.data.test_permille, cache=ctx.cache,
                         doc_max_tokens=doc_max_tokens)
-
-
-def optim_key(cfg: DictConfig) -> dict[str, Any]:
-    """The optimiser settings a training result depends on, for cache keys and provenance:
-    the rate it trained at (`lr`), not a grid it was chosen from (`lrs`, `lrs_extend`, which
-    would also re-key every entry built before the grid existed)."""
-    from omegaconf import OmegaConf
-
-    optim = OmegaConf.to_container(cfg.method.optim)
-    optim.pop("lrs", None)
-    optim.pop("lrs_extend", None)
-    return optim
 
 
 def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
@@ -266,14 +257,62 @@ def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg:
     result = perplexity(model, stream, cfg.eval.window, cfg.eval.stride, cfg.eval.batch_size,
                         progress=cfg.trainer.enable_progress_bar)
     if per_doc:
-        write_json(ctx.dir / DOCS_DIR / f"{prefix}.json", {
+        write_json(ctx.layout.doc(prefix), {
             "domain": stream.domain, "split": split, "window": result.window,
             "stride": result.stride, "doc_ids": stream.doc_ids, "nll": result.doc_nll,
             "tokens": result.doc_tokens, "bytes": stream.doc_bytes})
     return {**result.as_metrics(prefix), f"{prefix}_docs": stream.n_docs}
 
 
-DOCS_DIR = "docs"  # per-document NLL of a run's evaluations
+def _below(level: Level) -> Level:
+    return Level.summary if level == Level.headline else Level.detail
+
+
+def perplexity_specs(prefix: str, level: Level = Level.headline) -> tuple[MetricSpec, ...]:
+    """What `domain_perplexity` writes under `prefix`: perplexity at `level`, bits per byte
+    one below, and the protocol (window, stride, tokens, documents) it was measured under."""
+    return (spec(f"{prefix}_ppl", Kind.perplexity, LOWER, level),
+            spec(f"{prefix}_bpb", Kind.bits_per_byte, LOWER, _below(level), "bits/byte"),
+            spec(f"{prefix}_nll", Kind.nll, LOWER, unit="nats/token"),
+            *(spec(f"{prefix}_{n}", Kind.count) for n in ("tokens", "bytes", "docs")),
+            *(spec(f"{prefix}_{n}", Kind.value) for n in ("window", "stride")),
+            spec(f"{prefix}_domain", Kind.text))
+
+
+def evaluation_specs(prefix: str = "", level: Level = Level.headline
+                     ) -> tuple[MetricSpec, ...]:
+    """What `evaluate` writes under `prefix` (either objective): the target's test split at
+    `level`, its validation split and the retention domain one below."""
+    return (*perplexity_specs(f"{prefix}target", level), *score_specs(f"{prefix}target", level),
+            *perplexity_specs(f"{prefix}retention", _below(level)),
+            *perplexity_specs(f"{prefix}val_target", _below(level)),
+            *score_specs(f"{prefix}val_target", _below(level)))
+
+
+def train_specs(prefix: str = "") -> tuple[MetricSpec, ...]:
+    """What `train`'s stats (TrainStats.as_metrics) write under `prefix`."""
+    return (spec(f"{prefix}train_tokens", Kind.count, level=SUMMARY if not prefix else
+                 Level.detail),
+            spec(f"{prefix}train_steps", Kind.count), spec(f"{prefix}resumed_step", Kind.count),
+            spec(f"{prefix}train_s", Kind.seconds, unit="s"),
+            spec(f"{prefix}train_tokens_per_s", Kind.throughput, unit="tokens/s"))
+
+
+PARAMS_SPECS = (spec("params_trainable", Kind.count, level=SUMMARY),
+                *(spec(f"params_{n}", Kind.count) for n in ("total", "added", "host")))
+
+
+def choice_specs(name: str) -> tuple[MetricSpec, ...]:
+    """What `choose` writes for a value `name` chosen on validation: the value, whether it
+    lies on the grid's edge, and the validation curve it was chosen on."""
+    return (spec(name, Kind.choice, level=SUMMARY), spec(f"{name}_on_edge", Kind.flag,
+                                                          level=SUMMARY),
+            spec(f"*_ppl_{name}_*", Kind.perplexity, LOWER),
+            spec(f"*_acc_{name}_*", Kind.accuracy, HIGHER))
+
+
+# What a method that evaluates, trains and may choose its rate writes (finetune, grow, ...).
+TRAINED_SPECS = (*evaluation_specs(), *choice_specs("lr"), *train_specs(), *PARAMS_SPECS)
 
 
 def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
@@ -307,15 +346,18 @@ def evaluate(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConf
     return out
 
 
+def reference_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines `reference_evaluation`: the model, its data and the evaluation."""
+    return product_key(cfg, ["model", "data", "eval"])
+
+
 def reference_evaluation(model: nn.Module, tokenizer: PreTrainedTokenizerBase,
                          cfg: DictConfig, ctx: RunContext, prefix: str = "before_"
                          ) -> dict[str, Any]:
     """`evaluate` of the model as configured, before a method changes it (no per-document
     files): the same for every run of a sweep that starts from it, so computed once per model,
     data and evaluation settings and cached. Call it only on the model exactly as loaded."""
-    key = {"model": result_part(cfg, "model"), "data": result_part(cfg, "data"),
-           "eval": result_part(cfg, "eval")}
-    metrics = cached_json("evals", key,
+    metrics = cached_json("evals", reference_key(cfg),
                           lambda: evaluate(model, tokenizer, cfg, ctx, per_doc=False),
                           "reference.json", root=ctx.cache)
     return {prefix + k: v for k, v in metrics.items()}

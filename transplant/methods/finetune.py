@@ -23,16 +23,21 @@ from transplant.config import (
     check_trainable,
 )
 from transplant.config import check as check_value
-from transplant.methods.common import evaluate, load, test_roles, train_at_chosen_lr
+from transplant.methods.common import (
+    TRAINED_SPECS,
+    evaluate,
+    load,
+    test_roles,
+    train_at_chosen_lr,
+)
 from transplant.methods.method import Method
+from transplant.metrics import Kind, spec
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
 from transplant.models.families import FAMILIES
 from transplant.models.layers import select_layers
 from transplant.runs import RunContext
 from transplant.training.policies import apply_policy, count_parameters
-
-ADAPTER_DIR = "adapter"
 
 
 @dataclass
@@ -68,8 +73,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         from transplant.models.loading import model_source
 
         base = model_source(as_object(cfg.model), ctx.cache)
-        extra["adapter"] = str(save_adapter(model, ctx.dir / ADAPTER_DIR, base))
-        ctx.add_artifact(ctx.dir / ADAPTER_DIR, "adapter", f"adapter-{ctx.dir.name}")
+        extra["adapter"] = str(save_adapter(model, ctx.layout.adapter, base))
+        ctx.add_artifact(ctx.layout.adapter, "adapter", f"adapter-{ctx.dir.name}")
     return {"params_trainable": trainable, "params_total": total, **stats.as_metrics(),
             **extra, **chosen, **evaluate(model, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
@@ -87,5 +92,6 @@ def save_adapter(model, out: Path, base: str | None) -> Path:
     return out
 
 
-FULL_FT = Method("full_ft", FinetuneConfig, run, check, chooses_lr=True)
-LORA = Method("lora", FinetuneConfig, run, check, chooses_lr=True)
+METRICS = (*TRAINED_SPECS, spec("adapter", Kind.text))
+FULL_FT = Method("full_ft", FinetuneConfig, run, check, chooses_lr=True, metrics=METRICS)
+LORA = Method("lora", FinetuneConfig, run, check, chooses_lr=True, metrics=METRICS)

@@ -22,11 +22,22 @@ from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, TrainableConfig, check
 from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
+from transplant.data.tasks import TASKS
 from transplant.eval.gaps import gap_recovery, tir
-from transplant.methods.common import domain_perplexity, load, optim_key, train
+from transplant.methods.common import (
+    PARAMS_SPECS,
+    domain_perplexity,
+    evaluation_specs,
+    load,
+    train,
+    train_specs,
+)
 from transplant.methods.method import Method
+from transplant.methods.task import score
+from transplant.metrics import HIGHER, SUMMARY, Kind, Level, spec
 from transplant.models.facts import ModelFacts
-from transplant.runs import RunContext, result_part
+from transplant.products import model_identity, product_key
+from transplant.runs import RunContext
 from transplant.training.policies import apply_policy
 
 
@@ -69,20 +80,38 @@ def check_graft(cfg: DictConfig, facts: ModelFacts) -> None:
         check(settings[key] in CORPORA, f"method.graft.{key}", settings[key], f"one of {corpora}")
 
 
+def donor_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines the fine-tuned donor: the model, the data it trains on (`donor_domain`,
+    split as configured), the trainer, the optimiser and the donor's seed."""
+    settings = cfg.method.graft
+    return product_key(cfg, ["model", "data", "trainer", "method.optim"],
+                       replace={"data.domain": settings.donor_domain}, seed=settings.donor_seed)
+
+
+def activity_key(cfg: DictConfig, model: dict[str, Any]) -> dict[str, Any]:
+    """What determines a model's activation statistics: the model (`model_identity`) and the
+    prompt workload (its corpus, size and split)."""
+    return product_key(cfg, ["data.validation_permille", "data.test_permille",
+                             "method.graft.workload", "method.graft.workload_size"], **model)
+
+
+def quality_key(cfg: DictConfig, model: dict[str, Any]) -> dict[str, Any]:
+    """What determines an unmodified model's `_quality`: the model, the data, the evaluation
+    settings and how many test items are scored."""
+    return product_key(cfg, ["data", "eval", "method.graft.accuracy_items"], **model)
+
+
 def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
     """The model fully fine-tuned on `donor_domain`, trained once and kept in the cache."""
     settings = cfg.method.graft
-    key = {"base": result_part(cfg, "model"), "domain": settings.donor_domain,
-           "steps": cfg.trainer.max_steps,
-           "blocks_per_step": cfg.trainer.batch_size * cfg.trainer.accumulate_grad_batches,
-           "block_size": cfg.data.block_size, "optim": optim_key(cfg),
-           "seed": settings.donor_seed}
+    key = donor_key(cfg)
 
     def build(out: Path) -> None:
         model, tokenizer = load(cfg, ctx)
         apply_policy(model, TrainableConfig())
         train(model, tokenizer, cfg, ctx, domain=settings.donor_domain,
-              seed=settings.donor_seed, phase=f"finetuned-{key_hash(key)}", product="donor")
+              seed=settings.donor_seed, phase=f"finetuned-{key_hash('finetuned', key)}",
+              product="donor")
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 
@@ -96,10 +125,9 @@ def _workload(cfg: DictConfig) -> list[str]:
     return [d.text for d in docs[: settings.workload_size]]
 
 
-def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig,
+def _last_token_activity(model, tokenizer, identity: dict[str, Any], cfg: DictConfig,
                          ctx: RunContext) -> dict[str, float]:
-    key = {"model": name, "workload": cfg.method.graft.workload,
-           "size": cfg.method.graft.workload_size, "format": 1}
+    key = activity_key(cfg, identity)
 
     def compute() -> dict[str, float]:
         from transplant.analysis.capture import capture_stats, prompt_batches
@@ -110,32 +138,23 @@ def _last_token_activity(model, tokenizer, name: str, cfg: DictConfig,
     return cached_json("activations", key, compute, "last_abs_mean.json", root=ctx.cache)
 
 
-def _perplexity_and_accuracy(model, tokenizer, cfg: DictConfig,
-                             ctx: RunContext) -> dict[str, float]:
-    """Target-domain perplexity; zero-shot sentiment accuracy and macro-F1 on the tweets' test
-    split (whole unless capped), beside the majority-class accuracy."""
-    from transplant.eval.classify import SENTIMENT_LABELS, classification_metrics, classify
-
-    ppl = domain_perplexity(model, tokenizer, cfg, ctx, "target")["target_ppl"]
-    tweets = split_documents(load_corpus("tweets"), cfg.data.validation_permille,
-                             cfg.data.test_permille)["test"][: cfg.method.graft.accuracy_items]
-    predicted = classify(model, tokenizer, [d.text for d in tweets],
-                         calibration=str(cfg.eval.calibration))
-    scores = classification_metrics(predicted, [d.label for d in tweets],
-                                    list(SENTIMENT_LABELS))
-    return {"target_ppl": ppl, "sentiment_acc": scores["acc"],
-            "sentiment_f1": scores["macro_f1"], "majority_acc": scores["majority_acc"],
-            "sentiment_n": scores["n"]}
+SCORED_TASK = "tweets"  # the zero-shot task every graft is scored on (its donor's domain)
 
 
-def _reference_quality(model, tokenizer, name: str, cfg: DictConfig,
+def _quality(model, tokenizer, cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    """Target-domain test perplexity, and zero-shot accuracy, macro-F1 and the majority class
+    on the tweets' sentiment task (the prompt every method scores with), over its test split
+    (whole unless capped): `target_ppl`, `target_acc`, ..."""
+    return {**domain_perplexity(model, tokenizer, cfg, ctx, "target"),
+            **score(model, tokenizer, TASKS[SCORED_TASK], cfg, None, "target", "test",
+                    cfg.method.graft.accuracy_items)}
+
+
+def _reference_quality(model, tokenizer, identity: dict[str, Any], cfg: DictConfig,
                        ctx: RunContext) -> dict[str, float]:
     """Quality of an unmodified target or donor: the same for every run of a sweep, so cached."""
-    key = {"model": name, "dtype": cfg.model.dtype, "corpus": result_part(cfg, "data"),
-           "eval": {k: cfg.eval[k] for k in ("window", "stride", "max_tokens", "calibration")},
-           "accuracy_items": cfg.method.graft.accuracy_items, "format": 3}
-    return cached_json("evals", key,
-                       lambda: _perplexity_and_accuracy(model, tokenizer, cfg, ctx),
+    return cached_json("evals", quality_key(cfg, identity),
+                       lambda: _quality(model, tokenizer, cfg, ctx),
                        "quality.json", root=ctx.cache)
 
 
@@ -153,6 +172,10 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                   else settings.donor)
     target, tokenizer = load(cfg, ctx)
     donor, _ = load(cfg, ctx, donor_name)
+    # A fine-tuned donor is named by its cache entry (its key's hash), wherever the cache is.
+    identity = {"target": model_identity(cfg),
+                "donor": model_identity(cfg, f"finetuned/{Path(donor_name).name}"
+                                        if settings.donor == "finetuned" else donor_name)}
     candidates = candidate_modules(target, donor)
 
     k = None if settings.k is None else min(settings.k, len(candidates))
@@ -162,8 +185,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     if settings.select == GraftSelect.random:
         chosen = random_modules(candidates, k, cfg.seed)
     else:
-        target_activity = _last_token_activity(target, tokenizer, cfg.model.name, cfg, ctx)
-        donor_activity = _last_token_activity(donor, tokenizer, donor_name, cfg, ctx)
+        target_activity = _last_token_activity(target, tokenizer, identity["target"], cfg, ctx)
+        donor_activity = _last_token_activity(donor, tokenizer, identity["donor"], cfg, ctx)
         scores = {n: donor_activity[n] - target_activity[n] for n in candidates}
         order = "bottom" if settings.select == GraftSelect.bottom else "top"
         chosen = rank_modules(scores, k, order=order)
@@ -171,13 +194,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             matched_params = sum(sizes[n] for n in chosen)  # what the top K hold
             chosen = random_matched_modules(sizes, matched_params, cfg.seed)
 
-    # The grafted model's numbers carry the names every method uses (target_ppl,
-    # sentiment_acc, ...); the unmodified target's are before_*, the donor's donor_*.
-    reference = {"before": _reference_quality(target, tokenizer, cfg.model.name, cfg, ctx),
-                 "donor": _reference_quality(donor, tokenizer, donor_name, cfg, ctx)}
+    # The grafted model's numbers carry the names every method uses (target_ppl, target_acc,
+    # ...); the unmodified target's are before_*, the donor's donor_*.
+    reference = {"before": _reference_quality(target, tokenizer, identity["target"], cfg, ctx),
+                 "donor": _reference_quality(donor, tokenizer, identity["donor"], cfg, ctx)}
     if chosen and settings.alpha > 0:
         graft(target, donor, chosen, settings.alpha)
-        after = _perplexity_and_accuracy(target, tokenizer, cfg, ctx)
+        after = _quality(target, tokenizer, cfg, ctx)
     else:  # nothing grafted: the model is the target, whose numbers are cached
         after = reference["before"]
     before, upper = reference["before"], reference["donor"]
@@ -190,11 +213,21 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         **after,
         "gap_recovery_ppl": gap_recovery(after["target_ppl"], before["target_ppl"],
                                          upper["target_ppl"], lower_is_better=True),
-        "gap_recovery_acc": gap_recovery(after["sentiment_acc"], before["sentiment_acc"],
-                                         upper["sentiment_acc"]),
-        "tir_acc": tir(after["sentiment_acc"], before["sentiment_acc"]),
+        "gap_recovery_acc": gap_recovery(after["target_acc"], before["target_acc"],
+                                         upper["target_acc"]),
+        "tir_acc": tir(after["target_acc"], before["target_acc"]),
         "modules": ",".join(chosen) if len(chosen) <= 16 else f"{len(chosen)} modules",
     }
 
 
-METHOD = Method("graft", GraftMethodConfig, run, check_graft, trains_on_target=False)
+METHOD = Method("graft", GraftMethodConfig, run, check_graft, trains_on_target=False,
+                metrics=(*evaluation_specs(), *evaluation_specs("before_", Level.detail),
+                         *evaluation_specs("donor_", Level.detail),
+                         *(spec(f"gap_recovery_{m}", Kind.ratio, HIGHER, SUMMARY)
+                           for m in ("ppl", "acc")),
+                         spec("tir_acc", Kind.ratio, HIGHER, SUMMARY),
+                         spec("alpha", Kind.value, level=SUMMARY),
+                         *(spec(n, Kind.count) for n in ("k", "candidates", "grafted_params",
+                                                         "matched_params")),
+                         *(spec(n, Kind.text) for n in ("donor", "select", "modules")),
+                         *train_specs(), *PARAMS_SPECS))

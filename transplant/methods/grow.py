@@ -18,13 +18,16 @@ from omegaconf import DictConfig
 
 from transplant.config import Choice, ConfigError, MethodConfig, check
 from transplant.methods.common import (
+    TRAINED_SPECS,
     evaluate,
+    evaluation_specs,
     load,
     reference_evaluation,
     test_roles,
     train_at_chosen_lr,
 )
 from transplant.methods.method import Method
+from transplant.metrics import Level
 from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers, select_layers
 from transplant.runs import RunContext
@@ -124,4 +127,5 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             **evaluate(model, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
-METHOD = Method("grow", GrowMethodConfig, run, check_grow, chooses_lr=True)
+METHOD = Method("grow", GrowMethodConfig, run, check_grow, chooses_lr=True,
+                metrics=(*TRAINED_SPECS, *evaluation_specs("before_", Level.detail)))

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.config import MethodConfig
+from transplant.metrics import MetricSpec
 from transplant.models.facts import ModelFacts
 from transplant.runs import RunContext
 
@@ -39,3 +40,6 @@ class Method:
     # What later runs read from a finished run (pretrain: its zoo model), or None. A done run
     # whose product is gone (a new machine, a restored archive, a wiped cache) runs again.
     product: Callable[[DictConfig], Path] | None = None
+    # Every metric `run` returns (names or patterns, metrics.py): what the run records beside
+    # them, and all the report knows of them.
+    metrics: tuple[MetricSpec, ...] = ()

@@ -20,11 +20,21 @@ from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, ImplantMode, MethodConfig, ModelConfig, check
-from transplant.methods.common import at_chosen_lr, evaluate, load, optim_key, test_roles, train
+from transplant.methods.common import (
+    TRAINED_SPECS,
+    at_chosen_lr,
+    evaluate,
+    evaluation_specs,
+    load,
+    test_roles,
+    train,
+)
 from transplant.methods.method import Method
+from transplant.metrics import SUMMARY, Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
-from transplant.runs import RunContext, result_part
+from transplant.products import product_key
+from transplant.runs import RunContext
 from transplant.training.policies import count_parameters
 
 if TYPE_CHECKING:
@@ -112,11 +122,21 @@ def train_organ(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int, 
     provenance = {"donor": cfg.model.name, "donor_layers": list(range(start, start + length)),
                   "wrapper": "in_place" if in_place else "embedding-organ-head",
                   "corpus": cfg.data.domain, "seed": cfg.seed,
-                  "optim": optim_key(cfg), **stats.as_metrics()}
+                  "optim": product_key(cfg, ["method.optim"]), **stats.as_metrics()}
     organ = extract_organ(body, trained.start, length, provenance)
     organ.manifest["source_layers"] = list(range(start, start + length))
     organ.manifest["source_model"] = cfg.model.name
     return organ
+
+
+def organ_key(cfg: DictConfig, start: int, length: int) -> dict[str, Any]:
+    """What determines an organ: the donor and the layer span; trained, also how (the wrapper
+    or in place, the data, trainer, optimiser and seed). Not where it is implanted: a position
+    sweep shares one organ."""
+    if not cfg.method.organ.trained:
+        return product_key(cfg, ["model"], start=start, length=length, untrained=True)
+    return product_key(cfg, ["model", "data", "trainer", "method.optim", "seed",
+                             "method.organ.in_place"], start=start, length=length)
 
 
 def organ_file(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
@@ -126,19 +146,14 @@ def organ_file(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
     from transplant.surgery.organ import extract_organ
 
     settings = cfg.method.organ
-    key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
-           "in_place": settings.in_place, "data": result_part(cfg, "data"),
-           "trainer": result_part(cfg, "trainer"), "optim": optim_key(cfg), "seed": cfg.seed}
-    if not settings.trained:
-        key = {"donor": result_part(cfg, "model"), "start": start, "length": length,
-               "untrained": True}
+    key = organ_key(cfg, start, length)
     trained_now = False
 
     def build(out) -> None:
         nonlocal trained_now
         if settings.trained:
             organ = train_organ(cfg, ctx, donor, tokenizer, start, length,
-                                phase=f"organ-{key_hash(key)}")
+                                phase=f"organ-{key_hash('organs', key)}")
             trained_now = True
         else:
             organ = extract_organ(donor, start, length, {"donor": cfg.model.name,
@@ -188,9 +203,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
         return score_in_wrapper(organ, ("target", "retention", "val_target"))
 
-    eval_key = {"organ": organ.manifest["sha256"], "eval": result_part(cfg, "eval"),
-                "data": result_part(cfg, "data")}
-    in_wrapper = (cached_json("evals", eval_key, evaluate_in_wrapper, "metrics.json",
+    eval_key = product_key(cfg, ["data", "eval"], organ=organ.manifest["sha256"])
+    in_wrapper = (cached_json("evals", eval_key, evaluate_in_wrapper, "wrapper.json",
                               root=ctx.cache) if settings.evaluate_wrapper else {})
     donor = None  # free it before the recipient loads
     if recipient is None:
@@ -205,4 +219,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             **chosen, **evaluate(recipient, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
-METHOD = Method("organ", OrganMethodConfig, run, check_organ, chooses_lr=True)
+METHOD = Method("organ", OrganMethodConfig, run, check_organ, chooses_lr=True, metrics=(
+    *TRAINED_SPECS, *evaluation_specs("wrapper_", SUMMARY),
+    *(spec(n, Kind.value) for n in ("organ_start", "organ_length", "position")),
+    spec("mode", Kind.text), spec("recipient", Kind.text), spec("organ_reused", Kind.flag)))

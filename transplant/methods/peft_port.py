@@ -26,11 +26,19 @@ from transplant.atomic import write_json
 from transplant.cache import cached_dir, cached_json, key_hash
 from transplant.config import Choice, MethodConfig, ModelConfig, check
 from transplant.data.tasks import TASKS
-from transplant.methods.common import load, optim_key, train
+from transplant.methods.common import (
+    PARAMS_SPECS,
+    evaluation_specs,
+    load,
+    train,
+    train_specs,
+)
 from transplant.methods.method import Method
-from transplant.methods.task import examples, score, task_docs
+from transplant.methods.task import examples, score, score_specs, task_docs
+from transplant.metrics import SUMMARY, Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
-from transplant.runs import RunContext, result_part
+from transplant.products import model_identity, product_key
+from transplant.runs import RunContext
 from transplant.surgery.peft_modules import PeftKind
 from transplant.training.policies import count_parameters
 
@@ -143,15 +151,21 @@ def text_ids(docs: list, tokenizer, n: int, seed: int):
                      f"{n} virtual tokens")
 
 
+def origin_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines the origin module: its host, the dataset it trains on (split as
+    configured), the module, the trainer, the optimiser and the seed. Not the condition: the
+    scratch module of a host and dataset is the origin module of every point porting from them."""
+    origin = cfg.method.origin
+    return product_key(cfg, ["data", "method.module", "trainer", "method.optim", "seed"],
+                       replace={"data.domain": origin.data},
+                       host=model_identity(cfg, origin.model or cfg.model.name))
+
+
 def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
     """The module trained on the origin host and dataset (once per key, in the cache)."""
     origin = cfg.method.origin
     host_name = origin.model or cfg.model.name
-    key = {"host": {**result_part(cfg, "model"), "name": host_name}, "data": origin.data,
-           "split": [cfg.data.validation_permille, cfg.data.test_permille],
-           "module": OmegaConf.to_container(cfg.method.module, enum_to_str=True),
-           "trainer": result_part(cfg, "trainer"),
-           "optim": optim_key(cfg), "seed": cfg.seed}
+    key = origin_key(cfg)
 
     def build(out: Path) -> None:
         from transplant.methods.finetune import save_adapter
@@ -161,8 +175,8 @@ def origin_module(cfg: DictConfig, ctx: RunContext) -> Path:
         model = fresh_module(host, tokenizer, cfg, origin.data)
         task = TASKS[origin.data]
         data = examples(task, task_docs(task, "train", cfg), tokenizer)
-        stats = train(model, tokenizer, cfg, ctx, data=data, phase=f"origin-{key_hash(key)}",
-                      product="origin")
+        stats = train(model, tokenizer, cfg, ctx, data=data,
+                      phase=f"origin-{key_hash('peft_modules', key)}", product="origin")
         spec = ModelConfig(host_name, dtype=cfg.model.dtype, seed=cfg.model.seed)
         save_adapter(model, out / MODULE_DIR, model_source(spec, ctx.cache))
         write_json(out / "origin.json", {f"origin_{k}": v for k, v in stats.as_metrics().items()})
@@ -177,8 +191,8 @@ def origin_score(cfg: DictConfig, ctx: RunContext, directory: Path) -> dict[str,
     from transplant.surgery.port import port
 
     origin = cfg.method.origin
-    key = {"module": directory.name, "data": origin.data, "items": cfg.method.test_items,
-           "calibration": str(cfg.eval.calibration)}
+    key = product_key(cfg, ["eval", "method.test_items"], module=directory.name,
+                      origin_data=origin.data)
 
     def compute() -> dict[str, Any]:
         host, tokenizer = load(cfg, ctx, origin.model or cfg.model.name)
@@ -231,4 +245,7 @@ def destination_as_origin(cfg: DictConfig) -> DictConfig:
                                                        "data": cfg.data.domain}}})
 
 
-METHOD = Method("peft_port", PeftPortConfig, run, check_port)
+METHOD = Method("peft_port", PeftPortConfig, run, check_port, metrics=(
+    *evaluation_specs(), *evaluation_specs("zero_", SUMMARY), *score_specs("origin", SUMMARY),
+    *train_specs(), *train_specs("origin_"), *PARAMS_SPECS,
+    *(spec(n, Kind.text) for n in ("condition", "module", "origin_model", "origin_data"))))

@@ -18,19 +18,23 @@ from transplant.cache import named_dir
 from transplant.config import MethodConfig, check, check_context
 from transplant.data.corpora import CORPORA
 from transplant.methods.common import (
+    PARAMS_SPECS,
     domain_perplexity,
     evaluate,
+    evaluation_specs,
     load,
-    optim_key,
     split_stream,
     token_budget,
     train,
+    train_specs,
 )
 from transplant.methods.method import Method
+from transplant.metrics import LOWER, Kind, spec
 from transplant.models.facts import ModelFacts
 from transplant.models.recipes import PRETRAIN_FAMILIES, ModelRecipe, init_model
 from transplant.models.zoo import NAME, ZOO_PREFIX, zoo_dir
-from transplant.runs import RunContext, result_part
+from transplant.products import model_identity, product_key
+from transplant.runs import RunContext
 from transplant.training.policies import count_parameters
 
 if TYPE_CHECKING:
@@ -105,18 +109,24 @@ def mixed_stream(cfg: DictConfig, ctx: RunContext, corpora: list[str], split: st
     return stream, mix
 
 
+def zoo_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines a zoo model: its recipe (shape, tokenizer, corpora; the model it
+    continues, if any), the corpora's split, the block size, trainer, optimiser and seed. Its
+    name is the entry's name, not part of the key: one name, one recipe."""
+    init = cfg.method.recipe.init
+    return product_key(cfg, ["method.recipe", "data.block_size", "data.validation_permille",
+                             "data.test_permille", "trainer", "method.optim", "seed"],
+                       without=["method.recipe.name"],
+                       **({"init": model_identity(cfg, init)} if init else {}))
+
+
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     from transplant.models.loading import load_tokenizer
 
     settings = cfg.method.recipe
     recipe = ModelRecipe(**{f.name: settings[f.name] for f in fields(ModelRecipe)})
     corpora = list(settings.corpora)
-    key = {"recipe": recipe.as_dict(), "tokenizer": settings.tokenizer, "corpora": corpora,
-           **({"init": {**result_part(cfg, "model"), "name": settings.init}}
-              if settings.init else {}),
-           "train_tokens": token_budget(cfg), "block_size": cfg.data.block_size,
-           "seed": cfg.seed, "optim": optim_key(cfg),
-           "trainer": result_part(cfg, "trainer")}
+    key = zoo_key(cfg)
     stats: dict[str, Any] = {}
 
     def build(out) -> None:
@@ -150,4 +160,9 @@ def zoo_model(cfg: DictConfig) -> Path:
 
 
 METHOD = Method("pretrain", PretrainConfig, run, check_recipe, needs_model=False,
-                trains_on_target=False, product=zoo_model)
+                trains_on_target=False, product=zoo_model, metrics=(
+                    *evaluation_specs(), *train_specs(), *PARAMS_SPECS,
+                    spec("reused", Kind.flag), spec("mix_epochs", Kind.value),
+                    spec("mix_*_tokens", Kind.count), spec("mix_*_share", Kind.ratio),
+                    spec("val_ppl_*", Kind.perplexity, LOWER),
+                    spec("val_bpb_*", Kind.bits_per_byte, LOWER, unit="bits/byte")))

@@ -10,12 +10,22 @@ from omegaconf import DictConfig
 
 from transplant.atomic import write_json
 from transplant.data.tasks import LabelTask
-from transplant.methods.common import DOCS_DIR
+from transplant.metrics import HIGHER, Kind, Level, MetricSpec, spec
 from transplant.runs import RunContext
 
 if TYPE_CHECKING:
     from transplant.data.corpora import Document
     from transplant.training.data_module import LabelledExamples
+
+
+def score_specs(prefix: str, level: Level = Level.headline) -> tuple[MetricSpec, ...]:
+    """The metrics `score` writes under `prefix`; accuracy and macro-F1 at `level` (the
+    majority-class accuracy one below: the data's baseline, no direction)."""
+    below = Level.summary if level == Level.headline else Level.detail
+    return (spec(f"{prefix}_acc", Kind.accuracy, HIGHER, level),
+            spec(f"{prefix}_f1", Kind.f1, HIGHER, level),
+            spec(f"{prefix}_majority_acc", Kind.accuracy, level=below),
+            spec(f"{prefix}_n", Kind.count))
 
 
 def task_docs(task: LabelTask, split: str, cfg: DictConfig, limit: int | None = None
@@ -51,7 +61,7 @@ def score(model, tokenizer, task: LabelTask, cfg: DictConfig, ctx: RunContext | 
                          task.template, calibration=str(cfg.eval.calibration))
     scores = classification_metrics(predicted, labels, list(task.label_words))
     if ctx is not None:
-        write_json(ctx.dir / DOCS_DIR / f"{prefix}.json", {
+        write_json(ctx.layout.doc(prefix), {
             "domain": task.corpus, "split": split, "doc_ids": [d.id for d in docs],
             "predicted": predicted, "labels": labels})
     return {f"{prefix}_acc": scores["acc"], f"{prefix}_f1": scores["macro_f1"],

@@ -28,17 +28,22 @@ from omegaconf import DictConfig
 from transplant.cache import cached_dir, key_hash
 from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, check
 from transplant.methods.common import (
+    PARAMS_SPECS,
+    choice_specs,
     choose,
     evaluate,
+    evaluation_specs,
     load,
-    optim_key,
     split_stream,
     test_roles,
     train,
+    train_specs,
 )
 from transplant.methods.method import Method
+from transplant.metrics import Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
-from transplant.runs import RunContext, result_part
+from transplant.products import model_identity, product_key
+from transplant.runs import RunContext
 
 TAU_FILE = "tau.safetensors"
 MOMENTS_FILE = "moments.safetensors"
@@ -98,9 +103,28 @@ def check_theseus(cfg: DictConfig, target: ModelFacts) -> None:
 
 
 def tau_key(cfg: DictConfig) -> dict[str, Any]:
-    return {"source": {**result_part(cfg, "model"), "name": cfg.method.source},
-            "data": result_part(cfg, "data"), "trainer": result_part(cfg, "trainer"),
-            "optim": optim_key(cfg), "seed": cfg.seed}
+    """What determines tau_A: the source model, fine-tuned on the target data with the
+    run's trainer, optimiser and seed."""
+    return product_key(cfg, ["data", "trainer", "method.optim", "seed"],
+                       source=model_identity(cfg, cfg.method.source))
+
+
+def moments_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines the paired calibration moments: both models, the calibration draw (its
+    data, block count and seed) and whether second moments are kept."""
+    return product_key(cfg, ["data", "seed", "method.calibration_blocks"],
+                       source=model_identity(cfg, cfg.method.source),
+                       target=model_identity(cfg), second_moments=cfg.method.whiten_power > 0)
+
+
+def carried_key(cfg: DictConfig) -> dict[str, Any]:
+    """What determines tau_B: tau_A, the target and the arm; transport (and the random
+    control, which keeps transport's norms) also its alignment and calibration draw."""
+    aligned = cfg.method.arm != TheseusArm.naive
+    return product_key(cfg, ["method.arm", *(["method.center", "method.whiten_power",
+                                               "method.calibration_blocks", "seed",
+                                               "data.block_size"] if aligned else [])],
+                       tau=tau_key(cfg), target=model_identity(cfg))
 
 
 def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
@@ -114,7 +138,8 @@ def source_task_vector(cfg: DictConfig, ctx: RunContext) -> Path:
 
         pretrained, tokenizer = load(cfg, ctx, cfg.method.source)
         tuned = copy.deepcopy(pretrained).requires_grad_(True)  # full fine-tuning
-        train(tuned, tokenizer, cfg, ctx, phase=f"source-{key_hash(key)}", product="source")
+        train(tuned, tokenizer, cfg, ctx, phase=f"source-{key_hash('task_vectors', key)}",
+              product="source")
         tau = task_vector(tuned, pretrained)
         save_file({k: v.contiguous() for k, v in tau.items()}, out / TAU_FILE)
 
@@ -170,23 +195,20 @@ def random_like(tau: dict, seed: int) -> dict:
     return out
 
 
-def calibration_moments(cfg: DictConfig, ctx: RunContext, source, target, tokenizer) -> dict:
+def cached_moments(cfg: DictConfig, ctx: RunContext, source, target, tokenizer) -> dict:
     """The paired activation statistics of source and target on this run's calibration draw
     (cached: another center or whitening setting reuses them; whitening needs the entry with
     second moments)."""
     from transplant.analysis.paired import load_moments, save_moments
-    from transplant.surgery.transport import calibration_moments as collect
+    from transplant.surgery.transport import calibration_moments
 
-    settings = cfg.method
-    second = settings.whiten_power > 0
-    key = {"source": {**result_part(cfg, "model"), "name": settings.source},
-           "target": result_part(cfg, "model"), "data": result_part(cfg, "data"),
-           "calibration": [settings.calibration_blocks, cfg.data.block_size, cfg.seed],
-           "second_moments": second}
+    second = cfg.method.whiten_power > 0
+    key = moments_key(cfg)
 
     def build(out: Path) -> None:
         ids = calibration_ids(cfg, ctx, tokenizer)
-        save_moments(collect(source, target, ids, second_moments=second), out / MOMENTS_FILE)
+        save_moments(calibration_moments(source, target, ids, second_moments=second),
+                     out / MOMENTS_FILE)
 
     return load_moments(cached_dir("calibration_moments", key, build, root=ctx.cache)
                         / MOMENTS_FILE)
@@ -195,10 +217,7 @@ def calibration_moments(cfg: DictConfig, ctx: RunContext, source, target, tokeni
 def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> Path:
     """tau_B for the target (cached: an alpha sweep transports once)."""
     settings = cfg.method
-    key = {"tau": tau_key(cfg), "target": result_part(cfg, "model"), "arm": str(settings.arm),
-           **({"center": settings.center, "whiten_power": settings.whiten_power,
-               "calibration": [settings.calibration_blocks, cfg.data.block_size, cfg.seed]}
-              if settings.arm != TheseusArm.naive else {})}
+    key = carried_key(cfg)
 
     def build(out: Path) -> None:
         from safetensors.torch import load_file, save_file
@@ -217,7 +236,7 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
         if settings.arm == TheseusArm.naive:
             tau_b = naive(tau_a, source, target)
         else:
-            moments = calibration_moments(cfg, ctx, source, target, tokenizer)
+            moments = cached_moments(cfg, ctx, source, target, tokenizer)
             tau_b = transport_with(tau_a, source, target, moments, center=settings.center,
                                    whiten_power=settings.whiten_power)
         save_file({k: v.contiguous() for k, v in tau_b.items()}, out / TAU_FILE)
@@ -271,4 +290,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             **evaluate(target, tokenizer, cfg, ctx, roles=roles)}
 
 
-METHOD = Method("theseus", TheseusConfig, run, check_theseus)
+METHOD = Method("theseus", TheseusConfig, run, check_theseus, metrics=(
+    *evaluation_specs(), *choice_specs("alpha"), *train_specs(), *PARAMS_SPECS,
+    spec("tau_b_norm", Kind.value), spec("tau_b_tensors", Kind.count),
+    spec("source", Kind.text), spec("arm", Kind.text)))

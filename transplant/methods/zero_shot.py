@@ -8,7 +8,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.config import MethodConfig
-from transplant.methods.common import evaluate, load
+from transplant.methods.common import PARAMS_SPECS, evaluate, evaluation_specs, load, train_specs
 from transplant.methods.method import Method
 from transplant.runs import RunContext
 from transplant.training.policies import count_parameters
@@ -27,4 +27,5 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
             **evaluate(model, tokenizer, cfg, ctx)}
 
 
-METHOD = Method("zero_shot", ZeroShotConfig, run, trains_on_target=False)
+METHOD = Method("zero_shot", ZeroShotConfig, run, trains_on_target=False,
+                metrics=(*evaluation_specs(), *train_specs(), *PARAMS_SPECS))

@@ -76,7 +76,7 @@ def embedded_model_dir(name: str, cache: str | os.PathLike | None = None) -> Pat
     # The key names what determines the weights: package version and file, not its path.
     version = importlib.metadata.version(emb.pip_name.split("==")[0])
     key = {"embedded": name, "package": emb.pip_name.split("==")[0], "version": version,
-           "file": emb.file, "format": 1}
+           "file": emb.file}
     return cached_dir("models", key, lambda tmp: _dequantise(emb, src, tmp), root=cache)
 
 

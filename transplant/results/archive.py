@@ -26,9 +26,8 @@ import sys
 from pathlib import Path
 
 from transplant.atomic import replacing
+from transplant.layout import OPTIONAL_RECORD_FILES, RECORD_FILES, RunLayout
 from transplant.runs import RunRecord
-
-RECORD_FILES = ("config.yaml", "status.json", "metrics.json")
 
 
 def _runs(study_dir: Path) -> list[Path]:
@@ -42,18 +41,23 @@ def _done(run: Path) -> bool:
 
 
 def _same_record(a: Path, b: Path) -> bool:
-    return all((a / f).exists() and (b / f).exists()
-               and (a / f).read_bytes() == (b / f).read_bytes() for f in RECORD_FILES)
+    def same(f: str) -> bool:
+        return (a / f).exists() == (b / f).exists() and (
+            not (a / f).exists() or (a / f).read_bytes() == (b / f).read_bytes())
+
+    return all((a / f).exists() for f in RECORD_FILES) and all(
+        same(f) for f in (*RECORD_FILES, *OPTIONAL_RECORD_FILES))
 
 
 def _copy_record(run: Path, dest: Path, *, pack: bool, docs: bool = True) -> None:
     """`run`'s record files into `dest` in one rename; docs/*.json gzipped (`pack`) or back."""
     with replacing(dest, directory=True) as tmp:
-        for f in RECORD_FILES:
+        for f in (*RECORD_FILES, *(f for f in OPTIONAL_RECORD_FILES if (run / f).exists())):
             shutil.copy2(run / f, tmp / f)
-        for doc in sorted((run / "docs").glob("*.json" if pack else "*.json.gz")) if docs else []:
-            (tmp / "docs").mkdir(exist_ok=True)
-            name = tmp / "docs" / (f"{doc.name}.gz" if pack else doc.stem)
+        source, target = RunLayout(run).docs, RunLayout(tmp).docs
+        for doc in sorted(source.glob("*.json" if pack else "*.json.gz")) if docs else []:
+            target.mkdir(exist_ok=True)
+            name = target / (f"{doc.name}.gz" if pack else doc.stem)
             # mtime=0: the same scores give the same bytes, so git stores them once
             with (open(doc, "rb") if pack else gzip.open(doc, "rb")) as src, \
                     (gzip.GzipFile(name, "wb", mtime=0) if pack else open(name, "wb")) as out:

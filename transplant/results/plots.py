@@ -24,27 +24,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from transplant.atomic import replacing  # noqa: E402
+from transplant.layout import RunLayout  # noqa: E402
+from transplant.metrics import Direction, Kind  # noqa: E402
+from transplant.results.specs import MetricSpecs  # noqa: E402
 from transplant.results.stats import numbers_first, summarize  # noqa: E402
-
-LABELS = {"target_ppl": "target-domain test perplexity", "retention_ppl":
-          "retention-domain test perplexity", "val_target_ppl": "target validation perplexity",
-          "method.optim.lr": "learning rate", "method.organ.position": "implant position (layer)",
-          "method.graft.k": "grafted modules K", "method.graft.alpha": "graft strength alpha",
-          "target_acc": "target test accuracy", "val_target_acc": "target validation accuracy",
-          "target_f1": "target test macro-F1", "method.condition": "condition",
-          "wrapper_target_ppl": "organ in its wrapper: target test perplexity",
-          "trainer.max_steps": "training steps",
-          "gap_recovery_ppl": "gap recovery (log test perplexity)",
-          "gap_recovery_acc": "gap recovery (test accuracy)"}
-HEADLINES = ("target_ppl", "target_acc")  # a study's main metric: the first its runs have
-
-
-def headline(df: pd.DataFrame) -> str | None:
-    return next((m for m in HEADLINES if m in df), None)
-
-
-def label(key: str) -> str:
-    return LABELS.get(key, key)
 
 
 def _arm_name(row: pd.Series, arms: list[str]) -> str:
@@ -73,7 +56,8 @@ def categorical_axes(df: pd.DataFrame, arms: list[str]) -> list[str]:
 UNSET = "(none)"  # the bar of runs that do not have the bars' factor
 
 
-def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) -> Figure:
+def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str, *,
+                 specs: MetricSpecs) -> Figure:
     """Mean of `metric` over seeds per (group, bar), with 95% t-interval error bars; the mean
     majority-class accuracy as a dashed line where all runs share it (one test split). Runs
     without a factor (a baseline has no width pair, a carried arm no model.name) keep their
@@ -81,7 +65,7 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
     df = df.copy()
     for c in [*groups, bars]:
         df[c] = df[c].astype(object).where(df[c].notna(), UNSET)
-    summary = summarize(df, [metric], [*groups, bars])
+    summary = summarize(df, [metric], [*groups, bars], specs=specs)
     names = sorted(summary[bars].dropna().unique())
     keys = summary[groups].drop_duplicates().sort_values(groups, key=numbers_first) \
         if groups else None
@@ -108,33 +92,34 @@ def grouped_bars(df: pd.DataFrame, metric: str, groups: list[str], bars: str) ->
             errors[1].append(0 if pd.isna(high) else high - mean)
         ax.bar(x, heights, width, yerr=errors, capsize=3, color=f"C{j % 10}",
                label=str(name) if keys is not None else None)
-    majority = metric.replace("_acc", "_majority_acc")
-    if metric.endswith("_acc") and majority in df and df[majority].nunique() == 1:
+    majority = f"{metric.removesuffix('_acc')}_majority_acc"  # beside it (methods/task.py)
+    if specs[metric].kind == Kind.accuracy and majority in df and df[majority].nunique() == 1:
         ax.axhline(df[majority].iloc[0], ls="--", color="grey", lw=1, label="majority class")
     if keys is not None:
         ax.set_xticks(range(n_groups))
         ax.set_xticklabels([", ".join(str(v) for v in row if v != UNSET) or UNSET
                             for row in keys.values], rotation=30, ha="right", fontsize=8)
-        ax.set_xlabel(", ".join(label(g) for g in groups))
-        ax.legend(title=label(bars), fontsize=8)
+        ax.set_xlabel(", ".join(specs.label(g) for g in groups))
+        ax.legend(title=specs.label(bars), fontsize=8)
     else:  # one group: each bar is named on the axis
         ax.set_xticks([(j - (len(names) - 1) / 2) * width for j in range(len(names))])
         ax.set_xticklabels([str(n) for n in names], fontsize=8)
-        ax.set_xlabel(label(bars))
+        ax.set_xlabel(specs.label(bars))
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)  # the majority-class line
-    ax.set_ylabel(label(metric))
+    ax.set_ylabel(specs.label(metric))
     ax.set_title("mean over seeds (perplexity: geometric); bars: 95% t-interval", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) -> Figure:
+def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str], *,
+                   specs: MetricSpecs) -> Figure:
     """Mean of `metric` over seeds against `axis`, one line and 95% band per arm."""
     data = df.dropna(subset=[axis]).copy()  # arms without the axis (zero-shot) have no line
     data[axis] = pd.to_numeric(data[axis])
     others = [a for a in arms if a != axis]
-    summary = summarize(data, [metric], [*others, axis] if others else [axis])
+    summary = summarize(data, [metric], [*others, axis] if others else [axis], specs=specs)
     groups = list(summary.groupby(others, dropna=False)) if others else [((), summary)]
     many = len(groups) > 6  # the legend goes beside the axes, as in the frontier
     fig, ax = plt.subplots(figsize=(9.5 if many else 6, 4))
@@ -151,10 +136,10 @@ def metric_vs_axis(df: pd.DataFrame, axis: str, metric: str, arms: list[str]) ->
     steps = data[axis].drop_duplicates()
     if axis.endswith(".lr") or (steps.min() > 0 and steps.max() / steps.min() >= 10):
         _log_scale(ax, ax.xaxis)  # a rate or a budget grid: each step a factor, evenly spaced
-    if _over_orders(summary[f"{metric}_mean"], metric):
+    if _over_orders(summary[f"{metric}_mean"], specs[metric].geometric):
         _log_scale(ax, ax.yaxis)
-    ax.set_xlabel(label(axis))
-    ax.set_ylabel(label(metric))
+    ax.set_xlabel(specs.label(axis))
+    ax.set_ylabel(specs.label(metric))
     ax.set_title("mean over seeds (perplexity: geometric); band: 95% t-interval", fontsize=9)
     _legend(ax, beside=many)
     fig.tight_layout()
@@ -172,7 +157,7 @@ OFF_SCALE = 30  # a point this many times the median of all points on an axis: a
 
 
 def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
-             chosen: pd.DataFrame | None = None) -> Figure:
+             chosen: pd.DataFrame | None = None, *, specs: MetricSpecs) -> Figure:
     """Target (perplexity, or a task's accuracy) against retention test perplexity: learning
     (left, or right for accuracy) and forgetting (down). With `along` (a value the study
     sweeps per arm, such as the learning rate) each arm is one line through its values, each
@@ -183,10 +168,10 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
     instead of squeezing every other point into a corner."""
     target = frontier_target(df)
     assert target is not None, "a frontier needs target_ppl or target_acc"
-    summary = summarize(df, [target, "retention_ppl"], arms)
+    summary = summarize(df, [target, "retention_ppl"], arms, specs=specs)
     off = pd.Series(False, index=summary.index)
     for m in (target, "retention_ppl"):
-        if m.endswith("_ppl"):
+        if specs[m].geometric:
             off |= summary[f"{m}_mean"] > OFF_SCALE * summary[f"{m}_mean"].median()
     shown = summary[~off]
     lines = [a for a in arms if a != along] if along in arms else None
@@ -208,16 +193,16 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
     numbered = lines is None and len(groups) > 10  # colours repeat: points carry their number
     for ax in axes[0]:
         _draw_frontier(ax, groups, target, arms, lines, along, numbered, is_picked)
-        better = "lower" if target == "target_ppl" else "higher"
-        ax.set_xlabel(f"{label(target)} ({better}: learned more)")
-        ax.set_ylabel(f"{label('retention_ppl')}\n(lower: forgot less)")
+        better = "lower" if specs[target].direction == Direction.lower else "higher"
+        ax.set_xlabel(f"{specs.label(target)} ({better}: learned more)")
+        ax.set_ylabel(f"{specs.label('retention_ppl')}\n(lower: forgot less)")
     ax = axes[0][0]
     for axis, metric in ((ax.xaxis, target), (ax.yaxis, "retention_ppl")):
-        if _over_orders(shown[f"{metric}_mean"], metric):
+        if _over_orders(shown[f"{metric}_mean"], specs[metric].geometric):
             _log_scale(ax, axis)
     title = "mean over seeds (perplexity: geometric); bars: 95% t-interval"
     if is_picked.any():
-        title += f"; ringed: the {label(along)} validation chose"
+        title += f"; ringed: the {specs.label(along)} validation chose"
     hidden = [f"{_arm_name(row, arms)} ({row[f'{target}_mean']:,.0f} / "
               f"{row['retention_ppl_mean']:,.0f})" for _, row in summary[off].iterrows()]
     if hidden:
@@ -228,7 +213,7 @@ def frontier(df: pd.DataFrame, arms: list[str], along: str | None = None,
         rows = shown[is_picked]
         for setter, metric in ((near.set_xlim, target), (near.set_ylim, "retention_ppl")):
             setter(*_padded(rows, metric))
-        near.set_title(f"near the chosen {label(along)}s", fontsize=8)
+        near.set_title(f"near the chosen {specs.label(along)}s", fontsize=8)
     _legend(axes[0][-1], beside=many)
     fig.tight_layout()
     return fig
@@ -289,10 +274,11 @@ def _key(row: pd.Series, arms: list[str]) -> tuple[str, ...]:
 MARKERS = ("o", "s", "^", "D", "v")
 
 
-def _over_orders(values: pd.Series, metric: str) -> bool:
-    """Perplexities spread by more than x4: a log axis, on which ratios read evenly."""
+def _over_orders(values: pd.Series, geometric: bool) -> bool:
+    """Perplexities (`geometric`) spread by more than x4: a log axis, on which ratios read
+    evenly."""
     values = values.dropna()
-    return (metric.endswith("_ppl") and len(values) > 0 and values.min() > 0
+    return (geometric and len(values) > 0 and values.min() > 0
             and values.max() / values.min() > 4)
 
 
@@ -318,7 +304,7 @@ def loss_curves(study_dir: Path, runs: pd.DataFrame, arms: list[str]) -> Figure 
     fig, ax = plt.subplots(figsize=(6, 4))
     drawn = 0
     for _, row in runs.iterrows():
-        path = study_dir / row["run"] / "logs" / "metrics.csv"
+        path = RunLayout(study_dir / row["run"]).loss_log
         if not path.exists():
             continue
         log = pd.read_csv(path)

@@ -30,6 +30,8 @@ import pandas as pd
 import yaml
 
 from transplant.atomic import write_text
+from transplant.layout import RunLayout
+from transplant.metrics import Level, MetricSpec
 from transplant.provenance import run_code_differences
 from transplant.results import plots
 from transplant.results.grid import expected_runs, read_grid
@@ -37,6 +39,7 @@ from transplant.results.html import Section
 from transplant.results.html import render as render_html
 from transplant.results.plots import numeric_axes
 from transplant.results.records import StudyRecords, read_study
+from transplant.results.specs import DERIVED, MetricSpecs
 from transplant.results.stats import (
     SEED,
     arm_columns,
@@ -52,13 +55,6 @@ from transplant.results.stats import (
     select,
     summarize,
 )
-
-SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl",
-           "wrapper_target_ppl", "wrapper_val_target_ppl", "wrapper_retention_ppl", "sentiment_acc",
-           "sentiment_f1", "majority_acc", "target_acc", "target_f1", "target_majority_acc",
-           "zero_target_acc", "origin_acc", "val_target_acc", "gap_recovery_ppl",
-           "gap_recovery_acc", "tir_acc", "alpha", "alpha_on_edge", "lr", "lr_on_edge",
-           "train_tokens", "params_trainable", "wall_s")
 
 
 def protocol_note(df: pd.DataFrame) -> str:
@@ -126,7 +122,7 @@ def defaults_note(study_dir: Path, df: pd.DataFrame, arms: list[str]) -> str:
     for key in arms:
         values: set[str] = set()
         for run in df.loc[df[key].isna(), "run"]:
-            path = study_dir / run / "config.yaml"
+            path = RunLayout(study_dir / run).config
             node = yaml.safe_load(path.read_text()) if path.exists() else None
             for part in key.split("."):
                 node = node.get(part) if isinstance(node, dict) else None
@@ -137,16 +133,13 @@ def defaults_note(study_dir: Path, df: pd.DataFrame, arms: list[str]) -> str:
     return f" A blank factor is the config's value: {'; '.join(notes)}." if notes else ""
 
 
-# Bookkeeping, not a result: a mean alone (a run's time depends on what else the machine ran,
-# so an interval over seeds would read as a property of the method; two runs gave [-219, 1,498]).
-NO_INTERVAL = ("wall_s",)
-
-
-def _cell(row: pd.Series, metric: str) -> str:
+def _cell(row: pd.Series, metric: str, spec: MetricSpec) -> str:
     mean = row.get(f"{metric}_mean")
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
-    if metric in NO_INTERVAL:
+    # Bookkeeping (a run's time depends on what else the machine ran): the mean alone, as an
+    # interval over seeds would read as a property of the method (two runs gave [-219, 1,498]).
+    if not spec.interval:
         return _number(mean)
     chosen = row.get(f"{metric}_values")
     if isinstance(chosen, list) and len(set(chosen)) > 1:  # grid points: each seed's, not a mean
@@ -164,23 +157,25 @@ def _number(x: float) -> str:
 
 
 def interval_table(df: pd.DataFrame, metrics: list[str], keys: list[str],
-                   replicates: tuple[str, ...] = ()) -> pd.DataFrame:
+                   replicates: tuple[str, ...] = (), *, specs: MetricSpecs) -> pd.DataFrame:
     """One row per group of `keys`: each metric as "mean [95% t-interval]" (a value chosen
     from a grid, such as the learning rate: each seed's, in seed order, where they differ),
     then n, the seeds and the values of each replicate factor."""
-    summary = summarize(df, metrics, keys, replicates)
+    summary = summarize(df, metrics, keys, replicates, specs=specs)
     out = summary[keys].astype(object).where(summary[keys].notna(), "")
     for m in metrics:
-        out[m] = summary.apply(lambda r, m=m: _cell(r, m), axis=1)
+        out[m] = summary.apply(lambda r, m=m: _cell(r, m, specs[m]), axis=1)
     out["n"] = summary["n"]
     for c in ("seeds", *replicates):
         out[c] = summary[c]
     return out
 
 
-def summary_table(df: pd.DataFrame, arms: list[str], replicates: tuple[str, ...] = ()
-                  ) -> pd.DataFrame:
-    return interval_table(df, [m for m in SUMMARY if m in df], arms, replicates)
+def summary_table(df: pd.DataFrame, arms: list[str], specs: MetricSpecs,
+                  replicates: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The Arms table: every headline and summary metric the runs have."""
+    metrics = [m for m in specs.at_least(Level.summary) if m in df]
+    return interval_table(df, metrics, arms, replicates, specs=specs)
 
 
 @functools.cache
@@ -225,13 +220,12 @@ def gap_table(per_run: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     """Gap recovery per arm (from `gap_runs`), with intervals over seeds."""
     if per_run.empty:
         return per_run
-    metrics = [m for m in ("gap_recovery_ppl", "gap_recovery_acc", "tir_acc") if m in per_run]
-    return interval_table(per_run, metrics, arms)
+    metrics = [m for m in DERIVED if m in per_run]
+    return interval_table(per_run, metrics, arms, specs=MetricSpecs())
 
 
 GEOMETRIC = ("perplexities: the geometric mean (exp of the mean log perplexity) and the "
              "t-interval of the log, exponentiated")
-CONTROLLED = ("target_ppl", "sentiment_acc", "sentiment_f1", "target_acc", "target_f1")
 
 
 def _sharing(runs: pd.DataFrame, row: dict, shared: list[str]) -> pd.DataFrame:
@@ -241,17 +235,18 @@ def _sharing(runs: pd.DataFrame, row: dict, shared: list[str]) -> pd.DataFrame:
     return runs
 
 
-def control_table(df: pd.DataFrame, arms: list[str], control: str,
+def control_table(df: pd.DataFrame, arms: list[str], control: str, specs: MetricSpecs,
                   replicates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every arm against the random draws of a control arm that share its other factors (the
     parameter-matched random graft of the same K and alpha): the arm's mean, the draws' mean
     and range, and the one-sided rank p-value of the arm among the draws (each seed of the
     control is one draw). Where the arm has replicates (`replicates`: the donor's seed) the
-    draws lack, only its runs on the draws' replicates count: like is ranked against like."""
+    draws lack, only its runs on the draws' replicates count: like is ranked against like.
+    The metrics ranked are the study's headline metrics."""
     ctl = runs_of(df, control, "--control")
     key = control.partition("=")[0]
     shared = [a for a in arms if a != key and a in ctl and ctl[a].notna().any()]
-    metrics = [m for m in CONTROLLED if m in df and df[m].notna().any()]
+    metrics = [m for m in specs.at_least(Level.headline) if m in df and df[m].notna().any()]
     rows = []
     for name, group in df.groupby(arms, dropna=False, sort=True):
         if group["run"].isin(ctl["run"]).all():
@@ -263,10 +258,12 @@ def control_table(df: pd.DataFrame, arms: list[str], control: str,
         if draws.empty or group.empty:
             continue
         for m in metrics:
-            observed, values = seed_mean(group[m], m), draws[m].dropna()
-            p = rank_p_value(observed, list(values), higher_is_better=not is_lower_better(m))
+            observed, values = seed_mean(group[m], specs[m]), draws[m].dropna()
+            p = rank_p_value(observed, list(values),
+                             higher_is_better=not is_lower_better(specs[m]))
             row[m] = _number(observed)
-            row[f"{m} control"] = (f"{_number(seed_mean(values, m))} [{_number(values.min())}, "
+            row[f"{m} control"] = (f"{_number(seed_mean(values, specs[m]))} "
+                                   f"[{_number(values.min())}, "
                                    f"{_number(values.max())}]")
             row[f"{m} p"] = f"{p:.3f}"
         row["draws"] = len(draws)
@@ -338,16 +335,14 @@ def _paired_cell(role: str, accuracy: bool, d: dict[str, float], paired: str
 
 def _seed_metric(runs: pd.DataFrame, pairs: list[tuple[str, str]], role: str, kind: str
                  ) -> tuple[list[float], list[float]] | None:
-    """One number per run of `pairs` from the records' metrics: the role's accuracy (a graft's
-    target accuracy is its `sentiment_acc`) or mean NLL (the log of its perplexity where a
-    run records only that); None where some run lacks it."""
+    """One number per run of `pairs` from the records' metrics: the role's accuracy or mean NLL
+    (the log of its perplexity where a run records only that); None where some run lacks it."""
     names = {x for pair in pairs for x in pair}
     if kind == "acc":
-        found = [m for m in (f"{role}_acc", *(("sentiment_acc",) if role == "target" else ()))
-                 if m in runs and runs.loc[list(names), m].notna().all()]
-        if not found:
+        acc = f"{role}_acc"
+        if acc not in runs or not runs.loc[list(names), acc].notna().all():
             return None
-        value = runs[found[0]]
+        value = runs[acc]
     else:
         nll, ppl = f"{role}_nll", f"{role}_ppl"
         if nll in runs and runs.loc[list(names), nll].notna().all():
@@ -381,20 +376,20 @@ def _pairs(group: pd.DataFrame, ref: pd.DataFrame, by: list[str]) -> list[tuple[
             if k in by_key]
 
 
-def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | None
-                   ) -> pd.DataFrame:
+def frontier_table(df: pd.DataFrame, identity: tuple[str, ...], param: str | None,
+                   specs: MetricSpecs) -> pd.DataFrame:
     """Target test perplexity (or a task's accuracy, plots.frontier_target) and retention test
     perplexity for every arm and value of `param` (descriptive: nothing is chosen from it)."""
     arms = arm_columns(df, identity, exclude=(param,) if param else ())
     keys = [*arms, param] if param and param in df else arms
-    return interval_table(df, [plots.frontier_target(df), "retention_ppl"], keys)
+    return interval_table(df, [plots.frontier_target(df), "retention_ppl"], keys, specs=specs)
 
 
 # A run that chose its own rate (`method.optim.lrs`) keeps the validation curve it chose on.
 _TRIED = re.compile(r"^(?P<metric>.+)_lr_(?P<rate>[0-9.]+(e[+-]?[0-9]+)?)$")
 
 
-def rates_tried_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+def rates_tried_table(df: pd.DataFrame, arms: list[str], specs: MetricSpecs) -> pd.DataFrame:
     """Per arm, each rate its runs tried on their own grid (`method.optim.lrs`) and the
     validation metric they chose on there, mean [95% t-interval] over seeds: the curve behind
     each run's choice (the Arms table has only the chosen point)."""
@@ -404,7 +399,7 @@ def rates_tried_table(df: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
         long = df[[*arms, SEED, *tried]].melt(id_vars=[*arms, SEED], var_name="rate",
                        value_name=metric).dropna(subset=[metric])
         long["rate"] = long["rate"].map(lambda c: float(_TRIED.match(c)["rate"]))
-        table = interval_table(long, [metric], [*arms, "rate"])
+        table = interval_table(long, [metric], [*arms, "rate"], specs=specs)
         tables.append(table.rename(columns={metric: "validation"})
                       .assign(**{"chosen on": metric}))
     if not tables:
@@ -422,7 +417,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
     """The report's sections (text, tables, and with `plots_dir` figures written there as PNG
     and PDF), and the arms' summary table (for LaTeX). A factor in `replicates` names no arm:
     its values are replicates, as the seed's are."""
-    df = records.done
+    df, specs = records.done, records.specs
     identity = tuple(k for k in records.identity if k not in replicates)
     sections: list[Section] = []
     summary = None
@@ -436,18 +431,19 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         chosen = df
         if select_param:
             selection = select(df, select_param, by or "val_target_ppl",
-                               arm_columns(df, identity, exclude=(select_param,)))
+                               arm_columns(df, identity, exclude=(select_param,)), specs=specs)
             chosen = selection.runs
             sections.append(Section("Selection", selection.chosen,
                                     text=f"{selection.rule()}."))
         arms = arm_columns(chosen, identity, exclude=(select_param,) if select_param else ())
-        summary = summary_table(chosen, arms, replicates)
+        summary = summary_table(chosen, arms, specs, replicates)
         over = " and ".join(("seeds", *replicates))
+        costs = [m for m in summary.columns if m in specs and not specs[m].interval]
+        alone = f" ({', '.join(costs)}: the mean alone)" if costs else ""
         sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
-                                                      f"n runs ({', '.join(NO_INTERVAL)}: "
-                                                      f"the mean alone); {GEOMETRIC}."
+                                                      f"n runs{alone}; {GEOMETRIC}."
                                                       + defaults_note(study_dir, chosen, arms)))
-        tried = rates_tried_table(chosen, arms)
+        tried = rates_tried_table(chosen, arms, specs)
         if not tried.empty:
             sections.append(Section("Rates tried", tried,
                                     text="Each rate of the runs' own grid and the validation "
@@ -477,7 +473,7 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
             sections.append(Section(f"Against {control}",
                                     text=f"No run of {control} has finished yet."))
         elif control:
-            controlled = control_table(chosen, arms, control, replicates)
+            controlled = control_table(chosen, arms, control, specs, replicates)
             if not controlled.empty:
                 sections.append(Section(
                     f"Against {control}", controlled,
@@ -487,13 +483,13 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
         two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any() \
             and plots.frontier_target(df) is not None
         if two_domains:
-            sections.append(Section("Frontier", frontier_table(df, identity, select_param),
+            sections.append(Section("Frontier", frontier_table(df, identity, select_param, specs),
                                     text="Every arm and value (descriptive: nothing is "
                                          "chosen from test numbers). Test perplexity (or "
                                          "accuracy), mean [95% t-interval]; "
                                          f"{GEOMETRIC}."))
         if plots_dir is not None:
-            sections += _figures(study_dir, df, identity, chosen, arms, select_param,
+            sections += _figures(study_dir, df, specs, identity, chosen, arms, select_param,
                                  two_domains, plots_dir, gap, gapped)
         note = protocol_note(df)
         if note:
@@ -511,12 +507,12 @@ def build_sections(study_dir: Path, records: StudyRecords, select_param: str | N
     return sections, summary
 
 
-def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
+def _figures(study_dir: Path, df: pd.DataFrame, specs: MetricSpecs, identity: tuple[str, ...],
              chosen: pd.DataFrame, arms: list[str], select_param: str | None,
              two_domains: bool, out: Path, gap: list[str] | None = None,
              gapped: pd.DataFrame | None = None) -> list[Section]:
     figs = []
-    metric = plots.headline(df)
+    metric = specs.headline(df.columns)
     if metric is None:
         return figs
     # the organ in its training wrapper too, where the runs score it (the paper's number)
@@ -524,22 +520,22 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
     for axis in numeric_axes(df, arm_columns(df, identity)):
         others = arm_columns(df, identity, exclude=(axis,))
         for m in curves:
-            fig = plots.metric_vs_axis(df.dropna(subset=[m]), axis, m, others)
+            fig = plots.metric_vs_axis(df.dropna(subset=[m]), axis, m, others, specs=specs)
             name = f"{m}_vs_{axis.replace('.', '_')}"
-            figs.append(Section(f"{plots.label(m)} against {plots.label(axis)}",
+            figs.append(Section(f"{specs.label(m)} against {specs.label(axis)}",
                                 png=plots.save(fig, out / name),
                                 text=f"figures/{name}.png/.pdf"))
-    figs += _bars(chosen, metric, arms, out, "the reported runs")
+    figs += _bars(chosen, metric, arms, out, "the reported runs", specs)
     if gap:  # the headline of a study with references: each arm's share of the gap
         for m in ("gap_recovery_ppl", "gap_recovery_acc"):
             if m in gapped:
                 figs += _bars(gapped.dropna(subset=[m]), m, arms, out,
-                              f"per run, between {gap[0]} (0) and {gap[1]} (1)")
+                              f"per run, between {gap[0]} (0) and {gap[1]} (1)", specs)
     if two_domains:
         keys = [*arm_columns(df, identity, exclude=(select_param,) if select_param else ()),
                 *([select_param] if select_param and select_param in df else [])]
         fig = plots.frontier(df, keys, along=select_param,
-                             chosen=chosen if select_param else None)
+                             chosen=chosen if select_param else None, specs=specs)
         figs.append(Section("Frontier plot", png=plots.save(fig, out / "frontier"),
                             text="figures/frontier.png/.pdf"))
     fig = plots.loss_curves(study_dir, chosen, arms)
@@ -549,8 +545,8 @@ def _figures(study_dir: Path, df: pd.DataFrame, identity: tuple[str, ...],
     return figs
 
 
-def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str
-          ) -> list[Section]:
+def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str,
+          specs: MetricSpecs) -> list[Section]:
     """`metric` in bars by the arms a study compares (its method's condition or arm: ported /
     scratch / sampled, transport / naive / random) side by side, else by its last varying
     categorical factor, grouped by every other factor that varies (numbers too: a bar never
@@ -563,8 +559,9 @@ def _bars(runs: pd.DataFrame, metric: str, arms: list[str], out: Path, what: str
     groups = [a for a in arms if a != bars
               and (a in categorical or a in plots.numeric_axes(runs, arms))]
     name = f"{metric}_bars"
-    return [Section(f"{plots.label(metric)} by {plots.label(bars)}",
-                    png=plots.save(plots.grouped_bars(runs, metric, groups, bars), out / name),
+    return [Section(f"{specs.label(metric)} by {specs.label(bars)}",
+                    png=plots.save(plots.grouped_bars(runs, metric, groups, bars, specs=specs),
+                                   out / name),
                     text=f"figures/{name}.png/.pdf ({what})")]
 
 
@@ -621,8 +618,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a swept override chosen per arm on validation, e.g. "
                              "method.optim.lr")
     parser.add_argument("--by", default="val_target_ppl",
-                        help="the validation metric for --select (lowest wins; highest for "
-                             "*_acc and *_f1)")
+                        help="the validation metric for --select (the better of its direction "
+                             "wins: lowest perplexity, highest accuracy)")
     parser.add_argument("--reference", metavar="KEY=VALUE",
                         help="the arm others are compared with, e.g. method=zero_shot")
     parser.add_argument("--expect", action="append", metavar="OVERRIDES",

@@ -1,13 +1,13 @@
 """Statistics over run records: seeds aggregated with t-intervals (perplexities on their log),
 validation-only selection, and paired differences bootstrapped over documents and seeds.
-pandas/numpy/scipy, no torch.
+pandas/numpy/scipy, no torch. What a metric is (its kind, its direction) comes from the study's
+metric specs (results/specs.py), never from its name.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from transplant.layout import RunLayout
+from transplant.metrics import Direction, Kind, MetricSpec
+from transplant.results.specs import MetricSpecs
 
 SEED = "seed"
 
@@ -26,12 +30,6 @@ def arm_columns(df: pd.DataFrame, identity: Iterable[str], exclude: tuple[str, .
     keys = [c for c in identity if c in df and c not in (SEED, *exclude)
             and df[c].nunique(dropna=False) > 1]
     return keys or ["method"]
-
-
-def is_perplexity(metric: str) -> bool:
-    """`target_ppl`, `val_target_ppl_lr_0.001`, `val_ppl_python_code`: a perplexity. Gap
-    recovery on log perplexity (`gap_recovery_ppl`) is a ratio, not one."""
-    return bool(re.search(r"(^|_)ppl($|_)", metric)) and not metric.startswith("gap_recovery")
 
 
 def mean_interval(values: pd.Series, confidence: float = 0.95, log: bool = False
@@ -66,33 +64,29 @@ def mean_interval(values: pd.Series, confidence: float = 0.95, log: bool = False
     return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
 
 
-def seed_mean(values: pd.Series, metric: str) -> float:
-    """The mean over seeds `summarize` reports for `metric` (geometric for a perplexity)."""
-    return mean_interval(values, log=is_perplexity(metric))["mean"]
-
-
-# A value each run chose on validation from a grid (its learning rate, Theseus' alpha): a mean
-# and interval of grid points says little, so `summarize` also lists them in seed order.
-CHOSEN = ("lr", "alpha")
+def seed_mean(values: pd.Series, spec: MetricSpec) -> float:
+    """The mean over seeds `summarize` reports for a metric (geometric for a perplexity)."""
+    return mean_interval(values, log=spec.geometric)["mean"]
 
 
 def summarize(df: pd.DataFrame, metrics: list[str], arms: list[str],
-              replicates: tuple[str, ...] = ()) -> pd.DataFrame:
+              replicates: tuple[str, ...] = (), *, specs: MetricSpecs) -> pd.DataFrame:
     """One row per arm: `<metric>_mean/_std/_ci_low/_ci_high`, `n` (runs over seeds) and the
     seeds, one per run; perplexities on their log (`mean_interval(log=True)`). Where the arm's
     runs also replicate over `replicates` (the donor's seed), the seeds and each replicate
     factor list their distinct values ("-": not overridden), so an arm of seed 0 on three
-    donors reads seeds 0 and donors -,1,2. A value chosen from a grid (CHOSEN) also has
-    `<metric>_values`, one per run in seed order."""
+    donors reads seeds 0 and donors -,1,2. A value each run chose on validation from a grid
+    (kind `choice`: a rate, an alpha), whose mean says little, also has `<metric>_values`, one
+    per run in seed order."""
     rows = []
     for key, group in df.groupby(arms, dropna=False, sort=True):
         row = dict(zip(arms, key if isinstance(key, tuple) else (key,), strict=True))
         for m in metrics:
             if m in group:
-                s = mean_interval(group[m], log=is_perplexity(m))
+                s = mean_interval(group[m], log=specs[m].geometric)
                 row.update({f"{m}_{k}": v for k, v in s.items() if k != "n"})
                 row["n"] = s["n"]
-                if m in CHOSEN:
+                if specs[m].kind == Kind.choice:
                     by_seed = group.assign(_s=group[SEED].astype(int)).sort_values("_s")
                     row[f"{m}_values"] = by_seed[m].dropna().astype(float).tolist()
         seeds = sorted(group[SEED].astype(int))
@@ -132,6 +126,7 @@ class Selection:
     param: str
     by: str
     lower_is_better: bool
+    geometric: bool  # the first metric of `by` is averaged on its log (a perplexity)
     chosen: pd.DataFrame  # per arm: the chosen value and its mean validation metric
     runs: pd.DataFrame  # the chosen configuration's runs (all seeds)
 
@@ -142,7 +137,7 @@ class Selection:
                    "it has (lowest perplexity, highest accuracy or F1)")
         else:
             how = (f"the {'lowest' if self.lower_is_better else 'highest'} "
-                   f"{'geometric ' if is_perplexity(self.by) else ''}mean {self.by} over the "
+                   f"{'geometric ' if self.geometric else ''}mean {self.by} over the "
                    "seeds every value has (seeds)")
         edges = int((self.chosen.get("edge", pd.Series(dtype=str)) == "yes").sum())
         warning = (f". {edges} of {len(self.chosen)} arms chose an end of their grid (edge: "
@@ -151,22 +146,23 @@ class Selection:
                 f"the chosen value only{warning}")
 
 
-HIGHER_IS_BETTER = ("_acc", "_f1")  # metric name endings; perplexities, losses: lower
+def is_lower_better(spec: MetricSpec) -> bool:
+    """Whether lower wins; a metric with no direction (a count, a cost) is an error."""
+    if spec.direction == Direction.none:
+        raise ValueError(f"{spec.name} ({spec.kind.value}) is not better or worse when higher: "
+                         "expected a metric with a direction (a perplexity, an accuracy...)")
+    return spec.direction == Direction.lower
 
 
-def is_lower_better(metric: str) -> bool:
-    return not metric.endswith(HIGHER_IS_BETTER)
-
-
-def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
+def select(df: pd.DataFrame, param: str, by: str, arms: list[str], *, specs: MetricSpecs,
            lower_is_better: bool | None = None) -> Selection:
     """Per arm (the runs that agree on every column of `arms`), the value of `param` whose runs
     have the best mean validation metric `by`.
 
     `by` may list several metrics, comma-separated: each arm uses the first its runs have (a
     study of perplexity and accuracy arms: `val_target_ppl,val_target_acc`). Arms without the
-    parameter (zero-shot) are kept as they are. Test columns are never read. Lower wins unless
-    the metric is an accuracy or F1 (or `lower_is_better` says otherwise).
+    parameter (zero-shot) are kept as they are. Test columns are never read. The metric's spec
+    says whether lower or higher wins (unless `lower_is_better` says).
     """
     metrics = by.split(",")
     for m in metrics:
@@ -185,9 +181,10 @@ def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
         metric = next((m for m in metrics if m in group and group[m].notna().any()), None)
         if metric is None:
             raise ValueError(f"--by {by!r}: the runs of arm {row} have none of these metrics")
-        lower = is_lower_better(metric) if lower_is_better is None else lower_is_better
+        lower = is_lower_better(specs[metric]) if lower_is_better is None else lower_is_better
         compared = _shared_seeds(group[group[metric].notna()], param)
-        values = _in_grid_order(compared.groupby(param)[metric].agg(seed_mean, metric=metric))
+        values = _in_grid_order(compared.groupby(param)[metric].agg(seed_mean,
+                                                                    spec=specs[metric]))
         best = values.idxmin() if lower else values.idxmax()
         chosen.append({**row, param: best, f"mean {metric}": values[best],
                        "grid": ",".join(str(v) for v in values.index),
@@ -195,8 +192,8 @@ def select(df: pd.DataFrame, param: str, by: str, arms: list[str],
                        **({"seeds": _seed_list(compared)} if SEED in compared else {})})
         keep.append(group[group[param] == best])
     return Selection(param, by, lower_is_better if lower_is_better is not None
-                     else is_lower_better(metrics[0]), pd.DataFrame(chosen),
-                     pd.concat(keep) if keep else df.iloc[:0])
+                     else is_lower_better(specs[metrics[0]]), specs[metrics[0]].geometric,
+                     pd.DataFrame(chosen), pd.concat(keep) if keep else df.iloc[:0])
 
 
 def _shared_seeds(group: pd.DataFrame, param: str) -> pd.DataFrame:
@@ -232,10 +229,10 @@ def _on_edge(grid: pd.Index, best: object) -> str:
 def load_docs(study_dir: Path, run: str, role: str) -> dict | None:
     """A run's per-document scores: docs/<role>.json, or gzipped as `transplant-archive`
     keeps them."""
-    path = study_dir / run / "docs" / f"{role}.json"
+    layout = RunLayout(study_dir / run)
+    path, packed = layout.doc(role), layout.packed_doc(role)
     if path.exists():
         return json.loads(path.read_text())
-    packed = path.with_name(f"{path.name}.gz")
     return json.loads(gzip.decompress(packed.read_bytes())) if packed.exists() else None
 
 
@@ -320,7 +317,7 @@ def rank_p_value(observed: float, controls: list[float], higher_is_better: bool 
 def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
                    donor: pd.DataFrame) -> pd.DataFrame:
     """Per run of every other arm: gap recovery on log perplexity, and on accuracy with TIR
-    (`sentiment_acc`, or a task's `target_acc`), between the reference arms `target`
+    (`target_acc`), between the reference arms `target`
     (untouched) and `donor` (upper bound). Each run's references are those on the same model
     (where they span several, e.g. one per target width), agreeing with it on every factor in
     `arms` that both name (the objective of a study that has several) except those that tell
@@ -359,11 +356,10 @@ def gap_recoveries(df: pd.DataFrame, arms: list[str], target: pd.DataFrame,
             gap = np.log(d["target_ppl"]) - np.log(t["target_ppl"])
             row["gap_recovery_ppl"] = ((np.log(run["target_ppl"]) - np.log(t["target_ppl"]))
                                        / gap if gap else np.nan)
-        for acc in ("sentiment_acc", "target_acc"):
-            if acc in run and not pd.isna(run[acc]):
-                acc_gap = d[acc] - t[acc]
-                row["gap_recovery_acc"] = ((run[acc] - t[acc]) / acc_gap if acc_gap
-                                           else np.nan)
-                row["tir_acc"] = run[acc] / t[acc]
+        if "target_acc" in run and not pd.isna(run["target_acc"]):
+            acc, before, after = run["target_acc"], t["target_acc"], d["target_acc"]
+            row["gap_recovery_acc"] = (acc - before) / (after - before) if after != before \
+                else np.nan
+            row["tir_acc"] = acc / before
         rows.append(row)
     return pd.DataFrame(rows)
