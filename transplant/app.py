@@ -28,11 +28,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import read_json
 from transplant.claim import claim, holder
-from transplant.config import ConfigError, register_schema
-from transplant.methods import METHODS, register_method_schemas
+from transplant.config import ConfigError
+from transplant.methods import METHODS
 from transplant.metrics import SUMMARY, Kind, resolve, spec
 from transplant.provenance import provenance
 from transplant.runs import RunContext, RunRecord, identity, run_dir
+from transplant.schemas import CONF_DIR, register_schemas
 from transplant.validation import validate
 
 log = logging.getLogger("transplant")
@@ -229,12 +230,7 @@ def route_model_override(argv: list[str], conf_dir: str) -> list[str]:
     return out
 
 
-register_schema()
-register_method_schemas()
-
-
-# The configs live at the repository top level, beside the package.
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+register_schemas()
 
 
 def main() -> None:

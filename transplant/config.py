@@ -12,18 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-
-class Choice(str, Enum):
-    """A fixed set of string options: compares equal to its value, prints as its value."""
-
-    def __str__(self) -> str:
-        return self.value
+from transplant.choice import Choice
 
 
 @dataclass
@@ -65,11 +58,6 @@ class Policy(Choice):
     mlp = "mlp"
     projections = "projections"
     subset = "subset"
-
-
-class ImplantMode(Choice):  # how surgery.organ.implant places an organ
-    replace = "replace"  # the organ takes the place of as many recipient layers
-    insert = "insert"  # the organ is added before `position`: the model grows deeper
 
 
 @dataclass
@@ -195,6 +183,8 @@ class Config:
 
 
 def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore  # Hydra only where configs are composed
+
     ConfigStore.instance().store(name="_schema", node=Config)
 
 

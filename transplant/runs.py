@@ -71,28 +71,9 @@ def run_id(ident: dict[str, str], max_len: int = 200) -> str:
     return f"{','.join([*kept, '...'])}-{digest}"
 
 
-def _run_id_before_2026_12(ident: dict[str, str], max_len: int = 160) -> str:
-    """The name `run_id` gave before it kept pairs whole (a long one was cut at 149 chars)."""
-    text = ",".join(f"{k}={v}" for k, v in ident.items())
-    safe = re.sub(r"[^A-Za-z0-9=,._+-]", "-", text)
-    if len(safe) <= max_len and safe == text:
-        return safe
-    return f"{safe[: max_len - 11]}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-
-
 def run_dir(study_dir: Path, ident: dict[str, str]) -> Path:
-    """The run directory of an identity in a study; a run recorded under the name an older
-    version gave it is renamed to the current one, so that it is found, not run again."""
-    path = study_dir / run_id(ident)
-    if ident and not path.exists():
-        older = study_dir / _run_id_before_2026_12(ident)
-        if older != path and older.is_dir():
-            try:
-                older.rename(path)
-            except OSError:  # another process of the sweep renamed it first
-                if not path.exists():
-                    raise
-    return path
+    """The run directory of an identity in a study."""
+    return study_dir / run_id(ident)
 
 
 def _slurm_fields() -> dict[str, str]:

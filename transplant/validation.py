@@ -23,7 +23,8 @@ from transplant.data.split import split_documents
 from transplant.data.tasks import TASKS
 from transplant.methods import METHODS
 from transplant.methods.common import corpus_spec
-from transplant.models.facts import ModelFacts, ModelLoadError, model_facts
+from transplant.models.errors import ModelLoadError
+from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.families import UnsupportedFamilyError
 
 

@@ -20,9 +20,9 @@ from transplant.config import (
     Policy,
     TrainableConfig,
     as_object,
+    check,
     check_trainable,
 )
-from transplant.config import check as check_value
 from transplant.methods.common import (
     TRAINED_SPECS,
     evaluate,
@@ -45,15 +45,15 @@ class FinetuneConfig(MethodConfig):
     trainable: TrainableConfig = field(default_factory=TrainableConfig)
 
 
-def check(cfg: DictConfig, facts: ModelFacts | None) -> None:
+def check_finetune(cfg: DictConfig, facts: ModelFacts | None) -> None:
     check_trainable(cfg)
     targets = list(cfg.method.trainable.lora.targets)
     if cfg.method.trainable.name == Policy.lora and targets and facts is not None:
         known = linear_module_names(FAMILIES[facts.family])
         unknown = [t for t in targets if t.rpartition(".")[2] not in known]
-        check_value(not unknown, "method.trainable.lora.targets", targets,
-                    f"module names of the {facts.family} family: {', '.join(sorted(known))} "
-                    f"({', '.join(unknown)} match no module)")
+        check(not unknown, "method.trainable.lora.targets", targets,
+              f"module names of the {facts.family} family: {', '.join(sorted(known))} "
+              f"({', '.join(unknown)} match no module)")
     if cfg.method.trainable.name == Policy.mlp and facts is not None:
         try:
             select_layers(facts.layers, cfg.method.trainable.layers)
@@ -93,5 +93,5 @@ def save_adapter(model, out: Path, base: str | None) -> Path:
 
 
 METRICS = (*TRAINED_SPECS, spec("adapter", Kind.text))
-FULL_FT = Method("full_ft", FinetuneConfig, run, check, chooses_lr=True, metrics=METRICS)
-LORA = Method("lora", FinetuneConfig, run, check, chooses_lr=True, metrics=METRICS)
+FULL_FT = Method("full_ft", FinetuneConfig, run, check_finetune, chooses_lr=True, metrics=METRICS)
+LORA = Method("lora", FinetuneConfig, run, check_finetune, chooses_lr=True, metrics=METRICS)

@@ -19,7 +19,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.config import Choice, MethodConfig, TrainableConfig, check
+from transplant.choice import Choice
+from transplant.config import MethodConfig, TrainableConfig, check
 from transplant.data.corpora import CORPORA, load_corpus
 from transplant.data.split import split_documents
 from transplant.data.tasks import TASKS

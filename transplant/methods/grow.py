@@ -16,7 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transplant.config import Choice, ConfigError, MethodConfig, check
+from transplant.choice import Choice
+from transplant.config import ConfigError, MethodConfig, check
 from transplant.methods.common import (
     TRAINED_SPECS,
     evaluate,

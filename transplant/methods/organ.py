@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.config import Choice, ImplantMode, MethodConfig, ModelConfig, check
+from transplant.choice import Choice
+from transplant.config import MethodConfig, ModelConfig, check
 from transplant.methods.common import (
     TRAINED_SPECS,
     at_chosen_lr,
@@ -35,6 +36,7 @@ from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
 from transplant.products import product_key
 from transplant.runs import RunContext
+from transplant.surgery.implant_mode import ImplantMode
 from transplant.training.policies import count_parameters
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from transplant.atomic import write_json
 from transplant.cache import cached_dir, cached_json, key_hash
-from transplant.config import Choice, MethodConfig, ModelConfig, check
+from transplant.choice import Choice
+from transplant.config import MethodConfig, ModelConfig, check
 from transplant.data.tasks import TASKS
 from transplant.methods.common import (
     PARAMS_SPECS,
@@ -108,8 +109,10 @@ def check_port(cfg: DictConfig, destination: ModelFacts) -> None:
               f"{'; '.join(mismatches)})")
 
 
-def evaluate(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = ""
-             ) -> dict[str, Any]:
+def score_destination(model, tokenizer, cfg: DictConfig, ctx: RunContext, prefix: str = ""
+                      ) -> dict[str, Any]:
+    """The destination task's test and validation scores (`<prefix>target_acc`, ...), each
+    over at most `method.test_items` / `val_items` examples."""
     task = TASKS[cfg.data.domain]
     return {**score(model, tokenizer, task, cfg, ctx, f"{prefix}target", "test",
                     cfg.method.test_items),
@@ -230,13 +233,13 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         sample = cfg.seed if settings.condition == Condition.sampled else None
         model = port(directory / MODULE_DIR, host, trainable=True, sample_seed=sample)
         ctx.add_artifact(directory / MODULE_DIR, "peft_module", f"module-{directory.name}")
-        metrics.update(evaluate(model, tokenizer, cfg, ctx, prefix="zero_"))
+        metrics.update(score_destination(model, tokenizer, cfg, ctx, prefix="zero_"))
         task = TASKS[cfg.data.domain]
         stats = train(model, tokenizer, cfg, ctx,
                       data=examples(task, task_docs(task, "train", cfg), tokenizer)).as_metrics()
     trainable, total = count_parameters(model)
     return {**metrics, "params_trainable": trainable, "params_total": total,
-            "params_host": params_host, **stats, **evaluate(model, tokenizer, cfg, ctx)}
+            "params_host": params_host, **stats, **score_destination(model, tokenizer, cfg, ctx)}
 
 
 def destination_as_origin(cfg: DictConfig) -> DictConfig:

@@ -26,7 +26,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transplant.cache import cached_dir, key_hash
-from transplant.config import Choice, ConfigError, MethodConfig, ModelConfig, check
+from transplant.choice import Choice
+from transplant.config import ConfigError, MethodConfig, ModelConfig, check
 from transplant.methods.common import (
     PARAMS_SPECS,
     choice_specs,

@@ -6,6 +6,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ArchMap": "arch",
     "FAMILIES": "families", "UnsupportedFamilyError": "families", "arch_for": "families",
     "decoder_layers": "layers", "fresh_layer": "layers", "set_decoder_layers": "layers",
-    "ModelLoadError": "facts", "known_models": "loading", "load_model": "loading",
+    "ModelLoadError": "errors", "known_models": "loading", "load_model": "loading",
     "model_config": "loading",
 })

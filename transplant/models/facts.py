@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
 
-class ModelLoadError(RuntimeError):
-    """A model cannot be found or read (raised by loading, and by reading its facts)."""
-
-
 @dataclass(frozen=True)
 class ModelFacts:
     name: str

@@ -20,7 +20,7 @@ from transformers import (
 
 from transplant.config import ModelConfig
 from transplant.models.embedded import EMBEDDED, embedded_model_dir
-from transplant.models.facts import ModelLoadError
+from transplant.models.errors import ModelLoadError
 from transplant.models.families import arch_for
 from transplant.models.tiny import TINY_CONFIGS, tiny_model
 from transplant.models.zoo import ZOO_PREFIX, zoo_model_dir

@@ -43,8 +43,9 @@ def config_sweep(overrides: list[Override]) -> list[str]:
     as overrides, less the keys the command line sets: as Hydra's basic sweeper combines them."""
     from hydra import compose, initialize_config_dir
 
-    from transplant.app import CONF_DIR  # registers the schemas compose needs
+    from transplant.schemas import CONF_DIR, register_schemas
 
+    register_schemas()
     fixed = [o.input_line for o in overrides if not o.is_sweep_override()]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         params = compose("config", overrides=fixed, return_hydra_config=True

@@ -24,10 +24,10 @@ from safetensors.torch import save_file
 from transformers import PretrainedConfig, PreTrainedModel
 
 from transplant.atomic import replacing
-from transplant.config import ImplantMode
 from transplant.models.arch import set_path
 from transplant.models.families import arch_for
 from transplant.models.layers import decoder_layers, fresh_layer, set_decoder_layers
+from transplant.surgery.implant_mode import ImplantMode
 
 FORMAT = "transplant-organ/1"
 # Config fields an organ's layers depend on; each must match in the recipient.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from transplant.config import Choice
+from transplant.choice import Choice
 from transplant.models.arch import ArchMap
 
 if TYPE_CHECKING:
