@@ -128,7 +128,7 @@ def test_choose_takes_the_best_validation_score_ties_to_the_smaller(objective, s
                                                                      edge):
     from omegaconf import OmegaConf
 
-    from transplant.methods.common import choose
+    from transplant.methods.selection import choose, criterion
 
     metric = "val_target_acc" if objective == "task" else "val_target_ppl"
     tried = []
@@ -138,7 +138,7 @@ def test_choose_takes_the_best_validation_score_ties_to_the_smaller(objective, s
         return {metric: scores[value]}
 
     cfg = OmegaConf.create({"data": {"objective": objective}})
-    value, chosen = choose([4.0, 1.0, 2.0], score, cfg, "x")
+    value, chosen = choose([4.0, 1.0, 2.0], score, criterion(cfg), "x")
     assert tried == [1.0, 2.0, 4.0]  # ascending, whatever the grid's order
     assert value == best and chosen["x_on_edge"] == edge
     assert chosen[metric] == scores[best]
@@ -179,7 +179,7 @@ def test_choose_extends_a_rate_grid_past_its_bottom_while_the_bottom_wins(scores
 def _check_choose(scores, extend, tried, best, edge, downward):
     from omegaconf import OmegaConf
 
-    from transplant.methods.common import choose
+    from transplant.methods.selection import choose, criterion
 
     seen = []
 
@@ -188,7 +188,7 @@ def _check_choose(scores, extend, tried, best, edge, downward):
         return {"val_target_ppl": scores[value]}
 
     cfg = OmegaConf.create({"data": {"objective": "lm"}})
-    value, chosen = choose([1.0, 2.0, 4.0], score, cfg, "alpha", extend=extend,
+    value, chosen = choose([1.0, 2.0, 4.0], score, criterion(cfg), "alpha", extend=extend,
                            downward=downward)
     assert sorted(seen) == tried and value == best and chosen["alpha_on_edge"] == edge
     assert sorted(k for k in chosen if k.startswith("val_target_ppl_alpha_")) == sorted(

@@ -6,15 +6,13 @@ files import this module to define their schema and checks, which must answer at
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from transplant.atomic import read_json, write_json
+from transplant.atomic import write_json
 from transplant.cache import cached_json
 from transplant.config import ModelConfig, Objective, OptimConfig, TrainerConfig, as_object
 from transplant.data.corpora import CorpusSpec
@@ -103,144 +101,6 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
     return fit(model, data, cfg.data.block_size, trainer, optim,
                cfg.seed if seed is None else seed, logger=ctx.logger or False,
                resume_dir=ctx.resume_dir(phase), log_prefix=prefix)
-
-
-def validation_metric(cfg: DictConfig) -> tuple[str, bool]:
-    """The metric that chooses a setting on the validation split (an alpha, a learning rate),
-    and whether higher is better: accuracy for data.objective=task, else perplexity."""
-    if cfg.data.objective == Objective.task:
-        return "val_target_acc", True
-    return "val_target_ppl", False
-
-
-def improves(new: float, old: float | None, higher: bool) -> bool:
-    """Strictly better (a tie keeps the value found first: the smaller of an ascending grid)."""
-    return old is None or (new > old if higher else new < old)
-
-
-def choose(grid: list[float], score: Callable[[float], dict[str, Any]], cfg: DictConfig,
-           name: str, extend: int = 0, downward: bool = False,
-           metric: tuple[str, bool] | None = None) -> tuple[float, dict[str, Any]]:
-    """The value of `grid` whose `score(value)` (validation metrics) is best, tried in
-    ascending order (a tie goes to the value tried first: the smaller within the grid, the
-    grid's own over an extension's). With `extend`, while the grid's largest
-    value is the best, up to `extend` more are tried, each the last times the grid's last
-    ratio (4, 8 -> 16 -> 32), so that a choice at the top is not an artefact of where the grid
-    stopped; with `downward` too, while its smallest is the best, up to `extend` more below,
-    at its first ratio (1e-3, 3e-3 -> 3.3e-4 -> 1.1e-4). (Not for alpha: below the grid lies
-    alpha 0, the target itself.) Returns the value with its metrics, the curve
-    (`<metric>_<name>_<value>`) and `<name>_on_edge` (1: an end of the grid, extended or not,
-    won: the best may lie beyond it). `metric`: (name, higher is better) when not the
-    config's `validation_metric`."""
-    metric, higher = metric or validation_metric(cfg)
-    grid = sorted(grid)
-    curve: dict[str, Any] = {}
-    best: tuple[float, dict[str, Any]] | None = None
-
-    def attempt(value: float) -> None:
-        nonlocal best
-        val = score(value)
-        curve[f"{metric}_{name}_{value:g}"] = val[metric]
-        if improves(val[metric], best and best[1][metric], higher):
-            best = (value, val)
-
-    for value in grid:
-        attempt(value)
-    up = down = extend
-    while up > 0 and len(grid) > 1 and grid[-2] > 0 and best[0] == grid[-1]:
-        grid.append(grid[-1] * grid[-1] / grid[-2])
-        attempt(grid[-1])
-        up -= 1
-    while downward and down > 0 and len(grid) > 1 and grid[0] > 0 and best[0] == grid[0]:
-        grid.insert(0, grid[0] * grid[0] / grid[1])
-        attempt(grid[0])
-        down -= 1
-    assert best is not None
-    return best[0], {**best[1], **curve, f"{name}_on_edge": int(best[0] in (grid[0], grid[-1]))}
-
-
-def at_chosen_lr(make: Callable[[DictConfig], tuple[nn.Module | None, Any]],
-                 tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext,
-                 validate: Callable[[nn.Module | None, Any], dict[str, Any]] | None = None,
-                 metric: tuple[str, bool] | None = None
-                 ) -> tuple[nn.Module | None, Any, dict[str, Any]]:
-    """`make(cfg)` -> (the model a config trains, whatever goes with it), at method.optim.lr;
-    or, with `method.optim.lrs`, made at each rate of that grid (extended past either end by
-    up to `lrs_extend` while that end wins), each scored on the validation split only, and the
-    best kept (`choose`): the caller then reads the test splits once, at
-    the chosen rate. Returns the model, its companion and (with a grid) `lr`, its validation
-    metrics, the curve (`val_target_ppl_lr_<lr>`) and `lr_on_edge`. Memory: the best model
-    so far and the one being made.
-
-    Each rate's validation score is kept in the run's resume/ as soon as it is known: a
-    relaunch after the run was killed (even SIGKILL, which leaves no checkpoint) makes only
-    the rates it lacks, and the chosen one again if an earlier attempt scored it (seeded: the
-    same model).
-
-    `validate(model, companion)` -> validation metrics, and `metric` (name, higher is better):
-    what chooses, when not the model's own `validation_metric` (the organ: its wrapper's)."""
-    lrs = cfg.method.optim.lrs
-    if lrs is None:
-        return (*make(cfg), {})
-    metric, higher = selection = metric or validation_metric(cfg)
-    kept: dict[str, Any] = {}  # the best rate made in this attempt: its model, companion, lr
-    scores = ctx.resume_dir(LR_SCORES)
-
-    def at(lr: float) -> DictConfig:
-        out = copy.deepcopy(cfg)
-        out.method.optim.lr = lr
-        return out
-
-    def score(lr: float) -> dict[str, Any]:
-        path = scores / f"{lr:g}.json"
-        if path.exists():
-            val = read_json(path)
-            log.info("lr %g: scored by an earlier attempt (%s %.6g), not trained again", lr,
-                     metric, val[metric])
-            return val
-        model, extra = make(at(lr))
-        val = (validate(model, extra) if validate is not None else
-               evaluate(model, tokenizer, cfg, ctx, per_doc=False, roles=("val_target",)))
-        write_json(path, val)
-        if improves(val[metric], kept.get("metric"), higher):
-            kept.update(model=model, extra=extra, metric=val[metric], lr=lr)
-        return val
-
-    lr, chosen = choose(list(lrs), score, cfg, "lr", extend=cfg.method.optim.lrs_extend,
-                        downward=True, metric=selection)
-    if kept.get("lr") != lr:  # the earlier attempt's winner: made again for the test splits
-        kept.clear()
-        kept["model"], kept["extra"] = make(at(lr))
-    return kept["model"], kept["extra"], {"lr": lr, **chosen}
-
-
-LR_SCORES = "lr-scores"  # resume/ of a rate-grid run: each rate's validation metrics
-
-
-def train_at_chosen_lr(prepare: Callable[[nn.Module], nn.Module], model: nn.Module,
-                       tokenizer: PreTrainedTokenizerBase, cfg: DictConfig, ctx: RunContext
-                       ) -> tuple[nn.Module, TrainStats, dict[str, Any]]:
-    """`prepare(model)` (the configured model as loaded -> it with its trainable weights
-    chosen, grown, ...) trained at the rate `at_chosen_lr` chooses; returns it with its
-    training stats and the choice. The first rate starts from `model`, each later one from a
-    fresh load. A grid's rates train as phases of their own (`train-lr<lr>`): a preempted run
-    resumes inside the rate it was training; rates an earlier attempt scored are not trained
-    again (the chosen one excepted: seeded, the same)."""
-    unused = [model]
-
-    def make(at: DictConfig) -> tuple[nn.Module, TrainStats]:
-        optim = at.method.optim
-        phase = "train" if optim.lrs is None else f"train-lr{optim.lr:g}"
-        trained = prepare(unused.pop() if unused else load(cfg, ctx)[0])
-        return trained, train(trained, tokenizer, at, ctx, phase=phase)
-
-    return at_chosen_lr(make, tokenizer, cfg, ctx)
-
-
-def test_roles(chosen: dict[str, Any]) -> tuple[str, ...]:
-    """What `evaluate` still reads after a setting was chosen on validation (`chosen` holds
-    its validation metrics): the test splits only, once."""
-    return ("target", "retention") if chosen else ("target", "retention", "val_target")
 
 
 def domain_perplexity(model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,

@@ -23,14 +23,9 @@ from transplant.config import (
     check,
     check_trainable,
 )
-from transplant.methods.common import (
-    TRAINED_SPECS,
-    evaluate,
-    load,
-    test_roles,
-    train_at_chosen_lr,
-)
+from transplant.methods.common import TRAINED_SPECS, evaluate, load
 from transplant.methods.method import Method
+from transplant.methods.selection import test_roles, train_at_chosen_rate
 from transplant.metrics import Kind, spec
 from transplant.models.arch import linear_module_names
 from transplant.models.facts import ModelFacts
@@ -65,8 +60,9 @@ def check_finetune(cfg: DictConfig, facts: ModelFacts | None) -> None:
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     model, tokenizer = load(cfg, ctx)
     policy = as_object(cfg.method.trainable)
-    model, stats, chosen = train_at_chosen_lr(lambda m: apply_policy(m, policy), model,
-                                              tokenizer, cfg, ctx)
+    trial, chosen = train_at_chosen_rate(lambda m: apply_policy(m, policy), model, tokenizer,
+                                         cfg, ctx)
+    model, stats = trial.model, trial.state
     trainable, total = count_parameters(model)
     extra = {}
     if cfg.method.trainable.name == "lora":

@@ -24,10 +24,9 @@ from transplant.methods.common import (
     evaluation_specs,
     load,
     reference_evaluation,
-    test_roles,
-    train_at_chosen_lr,
 )
 from transplant.methods.method import Method
+from transplant.methods.selection import test_roles, train_at_chosen_rate
 from transplant.metrics import Level
 from transplant.models.facts import ModelFacts
 from transplant.models.layers import decoder_layers, select_layers
@@ -121,7 +120,8 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
         trainable.append(grow_and_select(loaded, cfg.method.grow))
         return loaded
 
-    model, stats, chosen = train_at_chosen_lr(prepare, model, tokenizer, cfg, ctx)
+    trial, chosen = train_at_chosen_rate(prepare, model, tokenizer, cfg, ctx)
+    model, stats = trial.model, trial.state
     return {"params_trainable": trainable[0], "params_total": count_parameters(model)[1],
             "params_added": count_parameters(model)[1] - params_before, **before,
             **stats.as_metrics(), **chosen,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +24,13 @@ from transplant.choice import Choice
 from transplant.config import MethodConfig, ModelConfig, check
 from transplant.methods.common import (
     TRAINED_SPECS,
-    at_chosen_lr,
     evaluate,
     evaluation_specs,
     load,
-    test_roles,
     train,
 )
 from transplant.methods.method import Method
+from transplant.methods.selection import Criterion, Trial, at_chosen_rate, test_roles
 from transplant.metrics import SUMMARY, Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
@@ -167,56 +167,94 @@ def organ_file(cfg: DictConfig, ctx: RunContext, donor, tokenizer, start: int,
     return cached_dir("organs", key, build, root=ctx.cache) / ORGAN_FILE, trained_now
 
 
-def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
-    from transplant.surgery.organ import Organ, implant, organ_model
+@dataclass
+class Made:
+    """An organ a config made: its file, the organ, and whether this run trained it."""
 
+    path: Path
+    organ: Organ
+    trained_now: bool
+
+
+@dataclass
+class Site:
+    """What every step of one run's recipe reads: the donor, the organ's span, where it goes."""
+
+    cfg: DictConfig
+    ctx: RunContext
+    donor: Any  # the donor model; None once freed for the recipient
+    tokenizer: Any
+    start: int
+    length: int
+    position: int
+    recipient: str  # a model name
+
+    def make(self, at: DictConfig, implant_now: bool) -> Trial:
+        """The organ config `at` makes, implanted into a fresh recipient if `implant_now`
+        (a rate grid scoring implants; otherwise the recipient loads once the donor is
+        freed)."""
+        from transplant.surgery.organ import Organ
+
+        path, trained_now = organ_file(at, self.ctx, self.donor, self.tokenizer, self.start,
+                                       self.length)
+        made = Made(path, Organ.load(path), trained_now)
+        return Trial(at.method.optim.lr, self.implanted(made.organ) if implant_now else None,
+                     made)
+
+    def implanted(self, organ: Organ):
+        """A fresh recipient with the organ implanted at the run's position."""
+        from transplant.surgery.organ import implant
+
+        recipient, _ = load(self.cfg, self.ctx, self.recipient)
+        return implant(recipient, organ, self.position, self.cfg.method.organ.mode)
+
+    def in_wrapper(self, organ: Organ, roles: tuple[str, ...]) -> dict[str, float]:
+        """The organ scored in its training wrapper (`wrapper_*` perplexities)."""
+        from transplant.surgery.organ import implant, organ_model
+
+        wrapper = implant(organ_model(self.donor, self.start, self.length), organ, 0,
+                          ImplantMode.replace)
+        metrics = evaluate(wrapper, self.tokenizer, self.cfg, self.ctx, prefix="wrapper_",
+                           per_doc=False, roles=roles)
+        return {k: v for k, v in metrics.items() if k.endswith(("_ppl", "_bpb"))}
+
+    def wrapper_validation(self, trial: Trial) -> dict[str, float]:
+        return self.in_wrapper(trial.state.organ, ("val_target",))
+
+
+WRAPPER_CRITERION = Criterion("wrapper_val_target_ppl", higher=False)
+
+
+def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
     settings = cfg.method.organ
     donor, tokenizer = load(cfg, ctx)
     start, length = organ_span(settings, len(decoder_layers(donor)))
-    recipient_name = settings.recipient or cfg.model.name
-    position = settings.position if settings.position is not None else start
-
-    def implanted(organ: Organ):
-        recipient, _ = load(cfg, ctx, recipient_name)
-        return implant(recipient, organ, position, settings.mode)
-
+    site = Site(cfg, ctx, donor, tokenizer, start, length,
+                settings.position if settings.position is not None else start,
+                settings.recipient or cfg.model.name)
     on_wrapper = settings.select == OrganSelect.wrapper
-
-    def score_in_wrapper(organ: Organ, roles: tuple[str, ...]) -> dict[str, float]:
-        wrapper = implant(organ_model(donor, start, length), organ, 0, ImplantMode.replace)
-        metrics = evaluate(wrapper, tokenizer, cfg, ctx, prefix="wrapper_", per_doc=False,
-                           roles=roles)
-        return {k: v for k, v in metrics.items() if k.endswith(("_ppl", "_bpb"))}
-
-    def make(at: DictConfig):  # the organ a config makes; implanted when a grid scores it
-        path, trained = organ_file(at, ctx, donor, tokenizer, start, length)
-        organ = Organ.load(path)
-        # Without a grid (or scored in its wrapper) the recipient loads once the donor is
-        # freed (below).
-        grid = at.method.optim.lrs is not None and not on_wrapper
-        return (implanted(organ) if grid else None), (path, organ, trained)
-
-    recipient, (path, organ, trained_now), chosen = at_chosen_lr(
-        make, tokenizer, cfg, ctx,
-        **({"validate": lambda _, made: score_in_wrapper(made[1], ("val_target",)),
-            "metric": ("wrapper_val_target_ppl", False)} if on_wrapper else {}))
-    ctx.add_artifact(path, "organ", f"organ-{organ.manifest['sha256'][:16]}")
-
-    def evaluate_in_wrapper() -> dict[str, float]:  # once per organ, not per position
-        return score_in_wrapper(organ, ("target", "retention", "val_target"))
-
-    eval_key = product_key(cfg, ["data", "eval"], organ=organ.manifest["sha256"])
-    in_wrapper = (cached_json("evals", eval_key, evaluate_in_wrapper, "wrapper.json",
-                              root=ctx.cache) if settings.evaluate_wrapper else {})
-    donor = None  # free it before the recipient loads
-    if recipient is None:
-        recipient = implanted(organ)
-    trainable = sum(t.numel() for t in organ.tensors.values()) if settings.trained else 0
-    train_stats = {k: v for k, v in organ.manifest["provenance"].items()
+    scores_implants = cfg.method.optim.lrs is not None and not on_wrapper
+    trial, chosen = at_chosen_rate(
+        partial(site.make, implant_now=scores_implants), tokenizer, cfg, ctx,
+        validate=site.wrapper_validation if on_wrapper else None,
+        by=WRAPPER_CRITERION if on_wrapper else None)
+    made: Made = trial.state
+    ctx.add_artifact(made.path, "organ", f"organ-{made.organ.manifest['sha256'][:16]}")
+    # The organ in its wrapper: once per organ, not per position.
+    eval_key = product_key(cfg, ["data", "eval"], organ=made.organ.manifest["sha256"])
+    in_wrapper = (cached_json("evals", eval_key,
+                              partial(site.in_wrapper, made.organ,
+                                      ("target", "retention", "val_target")),
+                              "wrapper.json", root=ctx.cache)
+                  if settings.evaluate_wrapper else {})
+    site.donor = None  # freed before the recipient loads
+    recipient = trial.model if trial.model is not None else site.implanted(made.organ)
+    trainable = sum(t.numel() for t in made.organ.tensors.values()) if settings.trained else 0
+    train_stats = {k: v for k, v in made.organ.manifest["provenance"].items()
                    if k.startswith("train_")}
-    return {"organ_start": start, "organ_length": length, "position": position,
-            "mode": str(settings.mode), "recipient": recipient_name,
-            "organ_reused": not trained_now, "params_trainable": trainable,
+    return {"organ_start": start, "organ_length": length, "position": site.position,
+            "mode": str(settings.mode), "recipient": site.recipient,
+            "organ_reused": not made.trained_now, "params_trainable": trainable,
             "params_total": count_parameters(recipient)[1], **train_stats, **in_wrapper,
             **chosen, **evaluate(recipient, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 

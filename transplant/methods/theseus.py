@@ -31,16 +31,15 @@ from transplant.config import ConfigError, MethodConfig, ModelConfig, check
 from transplant.methods.common import (
     PARAMS_SPECS,
     choice_specs,
-    choose,
     evaluate,
     evaluation_specs,
     load,
     split_stream,
-    test_roles,
     train,
     train_specs,
 )
 from transplant.methods.method import Method
+from transplant.methods.selection import choose, criterion, test_roles
 from transplant.metrics import Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.products import model_identity, product_key
@@ -248,8 +247,8 @@ def carried_task_vector(cfg: DictConfig, ctx: RunContext, target, tokenizer) -> 
 def choose_alpha(target, tokenizer, tau_b: dict, cfg: DictConfig, ctx: RunContext
                  ) -> tuple[float, dict[str, Any]]:
     """The alpha of `method.alphas` whose theta_B + alpha tau_B scores best on the validation
-    split (`common.choose`: lowest perplexity, highest accuracy with data.objective=task, a tie
-    to the smaller alpha), with its validation metrics, the curve
+    split (`selection.choose`: lowest perplexity, highest accuracy with data.objective=task, a
+    tie to the smaller alpha), with its validation metrics, the curve
     (`val_target_<metric>_alpha_<a>`) and `alpha_on_edge`. The target is left as it came."""
     import torch
 
@@ -266,7 +265,7 @@ def choose_alpha(target, tokenizer, tau_b: dict, cfg: DictConfig, ctx: RunContex
                 params[k].copy_(v)
         return val
 
-    return choose(list(cfg.method.alphas), score, cfg, "alpha",
+    return choose(list(cfg.method.alphas), score, criterion(cfg), "alpha",
                   extend=cfg.method.alphas_extend)
 
 
