@@ -6,14 +6,17 @@ from transplant.validation import validate
 
 
 def test_grow_freeze_learns_without_touching_the_original_function(run):
-    metrics, _ = run(["method=grow", "trainer.max_steps=3"])
+    metrics, _ = run(["method=grow", "trainer.max_steps=20", "method.optim.lr=3e-3",
+                      "method.optim.warmup_steps=0"])
     # Before training the grown model equals the original: `before_*` are its perplexities.
     zero, _ = run(["method=zero_shot"])
     assert metrics["before_target_ppl"] == pytest.approx(zero["target_ppl"], rel=1e-5)
     # 4 layers x (gate + up rows + down columns) of 128 new units at hidden 64
     assert metrics["params_trainable"] == 4 * 3 * 128 * 64
     assert metrics["params_added"] == 4 * 3 * 128 * 64
-    assert metrics["target_ppl"] != metrics["before_target_ppl"]
+    # It learns: only the new units train, and 20 steps take a fifth off the target
+    # perplexity (258 -> 201 here); a growth whose copies never reached the output would not.
+    assert metrics["target_ppl"] < 0.85 * metrics["before_target_ppl"]
 
 
 def test_the_evaluation_before_growth_is_shared_by_runs_from_the_same_model(run, tmp_path):
