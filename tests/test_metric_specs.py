@@ -80,7 +80,7 @@ def test_a_new_method_reaches_the_report_through_its_specs(run, tmp_path, monkey
     study = tmp_path / "out" / "toy"
     records = read_study(study)
     assert records.specs["toy_agreement"].direction == Direction.higher
-    md = write_report(study, select_param="method.noise", by="val_toy_agreement", html=True)
+    md = write_report(study, select="method.noise", by="val_toy_agreement", html=True)
     # Higher agreement wins: no noise (a rule by name would have taken the lower, 5.0).
     selection = md[md.index("## Selection"):md.index("## Arms")]
     assert "highest mean val_toy_agreement" in selection

@@ -148,8 +148,8 @@ def test_grouped_bars_keep_runs_that_lack_a_factor():
 
 
 def test_control_table_ranks_each_arm_among_the_draws_sharing_its_factors():
-    from transplant.results.report import control_table
     from transplant.results.stats import rank_p_value
+    from transplant.results.tables import control_table
 
     runs = [{"run": "act-8", "method.graft.select": "activation", "method.graft.k": 8,
              "seed": 0, "target_ppl": 100.0, "target_acc": 0.50}]
@@ -350,7 +350,7 @@ def test_gap_recovery_is_drawn_per_arm_from_each_runs_own_references(tmp_path, m
 
 
 def test_a_reference_arm_is_named_by_several_factors_or_by_one_left_unset():
-    from transplant.results.report import runs_of
+    from transplant.results.tables import runs_of
 
     df = pd.DataFrame({"run": ["f", "t", "z"], "method": ["full_ft", "full_ft", "zero_shot"],
                        "method.optim.lrs": [None, "[0.0003,0.001,0.003]", None]})
@@ -371,7 +371,7 @@ def test_bars_never_pool_a_numeric_factor_and_order_it_by_number(tmp_path, monke
     # Graft strength alpha is a number, K a number or null (all modules): bars by select,
     # one group per (alpha, K) in numeric order, each bar one cell's mean.
     from transplant.results import plots
-    from transplant.results.report import _bars
+    from transplant.results.sections import _bars
 
     rows = [{"run": f"{a}-{k}-{sel}", "alpha": a, "k": k, "select": sel, "seed": 0,
              "target_ppl": 100 - 20 * float(a) - (0 if k == "null" else int(k) / 10)

@@ -60,7 +60,7 @@ def test_perplexities_are_aggregated_on_their_log():
 
 
 def test_a_rate_chosen_per_seed_is_listed_not_averaged():
-    from transplant.results.report import interval_table
+    from transplant.results.tables import interval_table
 
     rows = [{"arm": "organ", "seed": s, "lr": lr, "target_ppl": 100.0}
             for s, lr in ((2, 0.0033333), (0, 0.011111), (1, 0.0033333))]
@@ -321,7 +321,7 @@ def test_paired_accuracy_difference_is_exact_and_its_interval_covers_it():
 def test_a_multi_factor_reference_pairs_each_arm_with_its_own(tmp_path):
     # Two modules x two conditions x two seeds: "ported" of module m must be paired with
     # "scratch" of module m, not of the other module (their examples' outcomes differ).
-    from transplant.results.report import paired_table
+    from transplant.results.pairing import paired_table
 
     labels = ["p", "n"] * 10
     ids = [str(i) for i in range(20)]
@@ -374,7 +374,7 @@ def test_summary_rows_follow_a_numeric_factor_in_numeric_order():
 
 
 def test_a_cell_shows_its_interval_unless_every_seed_gives_the_same_value():
-    from transplant.results.report import interval_table
+    from transplant.results.tables import interval_table
 
     rows = [{"arm": "a", "seed": s, "target_ppl": p, "params_trainable": 7_046_272}
             for s, p in ((0, 10.0), (1, 12.0))]
@@ -393,7 +393,7 @@ def test_records_without_per_document_scores_are_paired_by_seed(tmp_path):
     # reference run of its own seed, the interval over seeds (a t-interval on the differences).
     from scipy import stats as sps
 
-    from transplant.results.report import paired_table
+    from transplant.results.pairing import paired_table
 
     nll = {"transport": [8.9, 9.1, 9.0], "naive": [9.3, 9.2, 9.6]}
     rows = [{"run": f"{arm}-{s}", "arm": arm, "pair": "a", "seed": s,
@@ -413,7 +413,7 @@ def test_records_without_per_document_scores_are_paired_by_seed(tmp_path):
 
 
 def test_accuracy_without_per_example_scores_is_a_difference_paired_by_seed(tmp_path):
-    from transplant.results.report import paired_table
+    from transplant.results.pairing import paired_table
 
     rows = [{"run": f"{arm}-{s}", "arm": arm, "seed": s, "target_acc": acc[s]}
             for arm, acc in (("graft", [0.6, 0.7]), ("none", [0.5, 0.5])) for s in range(2)]
@@ -458,7 +458,7 @@ def test_a_replicated_reference_pairs_each_run_with_its_own_replicate(tmp_path):
     # the records' perplexity (log: mean NLL) and sentiment accuracy; a t-interval over donors.
     from scipy import stats as sps
 
-    from transplant.results.report import paired_table
+    from transplant.results.pairing import paired_table
 
     df = _graft_runs([0.01, 0.05, 0.03])
     table = paired_table(tmp_path, df, ["select", "k"], "select=activation",
@@ -473,7 +473,7 @@ def test_a_replicated_reference_pairs_each_run_with_its_own_replicate(tmp_path):
 
 
 def test_a_reference_run_on_every_replicate_needs_the_replicate_named(tmp_path):
-    from transplant.results.report import paired_table
+    from transplant.results.pairing import paired_table
 
     with pytest.raises(ValueError, match=r"3 reference runs share seed; they differ in a factor "
                                          r"the runs do not name \(a replicate factor"):

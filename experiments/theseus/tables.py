@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from transplant.results.pairing import paired_table
 from transplant.results.records import read_study
-from transplant.results.report import paired_table, runs_of
 from transplant.results.stats import arm_columns, gap_recoveries, summarize
+from transplant.results.tables import runs_of
 
 TUNED = "method.optim.lrs=[3e-4,1e-3,3e-3]&method.optim.lrs_extend=2"
 WIDTH = re.compile(r"llama-(w\d+)-s0")
