@@ -3,7 +3,7 @@
 # archive first (the sweep skips them), archive every finished run every 5 minutes and when
 # the command ends or is stopped. See `transplant-archive --help`.
 #
-#   bash experiments/archived.sh outputs/graft_strength experiments/graft/runs \
+#   bash experiments/archived.sh outputs/graft experiments/graft/runs \
 #       bash experiments/sweep.sh experiments/graft/grid
 #
 # ARCHIVE_DOCS=0 leaves the per-document scores out (a large study: its paired tables then

@@ -11,7 +11,13 @@ from tests.conftest import FAST, REPO, compose_cfg
 from transplant.config import ConfigError
 from transplant.validation import validate
 
-EXPERIMENTS = sorted((REPO / "conf" / "experiment").glob("*.yaml"))
+CONF_EXPERIMENTS = REPO / "conf" / "experiment"
+EXPERIMENTS = sorted(CONF_EXPERIMENTS.rglob("*.yaml"))
+
+
+def _name(path: Path) -> str:
+    """`experiment=<name>`: the file's path in the group, `not/budget` for not/budget.yaml."""
+    return path.relative_to(CONF_EXPERIMENTS).with_suffix("").as_posix()
 
 
 def _sweep_methods(path: Path) -> list[str]:
@@ -20,17 +26,29 @@ def _sweep_methods(path: Path) -> list[str]:
     return methods.split(",") if methods else [None]
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_name)
 def test_experiment_names_its_command_first(path):
     lines = path.read_text().splitlines()
     assert lines[0] == "# @package _global_"  # Hydra reads the package only on the first lines
-    assert lines[1].startswith("# ") and f"experiment={path.stem}" in lines[1] + lines[2]
+    assert lines[1].startswith("# ") and f"experiment={_name(path)}" in lines[1] + lines[2]
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_name)
+def test_a_study_is_one_folder_with_one_name(path):
+    # experiment=not/budget writes study not/budget (outputs/not/budget); its grid, report and
+    # README are in experiments/not (a second experiment of a study, theseus/baselines, writes
+    # into theirs).
+    name = _name(path)
+    study = compose_cfg([f"experiment={name}", "model=tiny_llama"]).study
+    folder = name.split("/")[0]
+    assert study == name or study.split("/")[0] == folder
+    assert (REPO / "experiments" / folder / "README.md").exists()
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_name)
 def test_every_experiment_runs_one_step_on_a_tiny_model(path, run):
     for method in _sweep_methods(path):
-        overrides = [f"experiment={path.stem}", *([f"method={method}"] if method else []),
+        overrides = [f"experiment={_name(path)}", *([f"method={method}"] if method else []),
                      "model=tiny_llama", "trainer.max_steps=1", "eval.max_tokens=64",
                      "eval.window=64", "eval.stride=32", "data.block_size=32"]
         name = compose_cfg(overrides).method.name

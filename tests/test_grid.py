@@ -45,16 +45,16 @@ def test_sweep_runs_exactly_the_grid_the_report_expects(tmp_path, capsys):
 
 
 def test_the_portability_study_config_sweeps_exactly_1440_distinct_points():
-    ids = expected_runs(["experiment=portability_1440"])
+    ids = expected_runs(["experiment=portability/1440"])
     assert len(ids) == len(set(ids)) == 1440
     # Each point names its factors: PEFT module, host pair, datasets, condition, seed.
     assert ids[0] == ("data=tweets,hosts=a_b,method.condition=ported,method.origin.data=tweets,"
                       "peft=bottleneck,seed=0")
     # The command line narrows the study's sweep, as Hydra's sweeper does (one seed: 288).
-    assert len(expected_runs(["experiment=portability_1440 seed=0"])) == 288
-    assert len(expected_runs(["experiment=portability_1440 seed=0,1 peft=lora"])) == 144
+    assert len(expected_runs(["experiment=portability/1440 seed=0"])) == 288
+    assert len(expected_runs(["experiment=portability/1440 seed=0,1 peft=lora"])) == 144
     # The small study's sweep replaces the big one's key by key: 4 x 2 x 1 x 1 x 3 x 3.
-    assert len(expected_runs(["experiment=portability_small"])) == 72
+    assert len(expected_runs(["experiment=portability/small"])) == 72
 
 
 GRIDS = sorted(g for g in (REPO / "experiments").glob("*/*grid") if g.is_file())
@@ -126,5 +126,5 @@ def test_the_theseus_study_is_its_stated_102_plus_84_runs():
     assert "data.objective=lm,method.arm=random,seed=0,widths=w192_w128" in lm
     # every line of the task grid names its study (compose: a line's study= wins)
     lines = read_grid(REPO / "experiments/theseus/task.grid")
-    assert all("study=theseus_task" in line.split() for line in lines)
-    assert compose_cfg(lines[0].split()).study == "theseus_task"
+    assert all("study=theseus/task" in line.split() for line in lines)
+    assert compose_cfg(lines[0].split()).study == "theseus/task"

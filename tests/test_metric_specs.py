@@ -131,7 +131,7 @@ def test_two_runs_ranking_a_metric_both_ways_are_named():
 
 
 ARCHIVES = ("graft/runs", "grow/runs", "grow/outside_grid", "not/runs/budget",
-            "not/runs/positions", "theseus/runs", "theseus/task_runs", "zoo/runs")
+            "not/runs/positions", "theseus/runs/widths", "theseus/runs/task", "zoo/runs")
 
 
 @pytest.mark.parametrize("archive", ARCHIVES)

@@ -24,7 +24,7 @@ ZERO, FULL, PROJ = {"w128": 1000.0, "w256": 800.0}, {"w128": 10.0, "w256": 8.0},
 
 
 def _study(tmp_path):
-    study = tmp_path / "theseus_widths"
+    study = tmp_path / "theseus/widths"
     zero, full, proj = ZERO, FULL, PROJ
     for w in zero:
         model = f"zoo/llama-{w}-s0"
@@ -109,7 +109,7 @@ def test_tuned_references_replace_the_fixed_rate_ones_width_by_width(tmp_path):
 
 
 def test_the_task_tables_read_accuracy_its_gap_and_the_majority_class(tmp_path):
-    study = tmp_path / "theseus_widths"
+    study = tmp_path / "theseus/widths"
     grid = {"method.optim.lrs": "[0.0003,0.001,0.003]", "method.optim.lrs_extend": "2"}
     zero, full, proj = {"w128": 0.5, "w256": 0.6}, {"w128": 0.9, "w256": 0.8}, \
         {"w128": 0.7, "w256": 0.7}
@@ -149,7 +149,7 @@ def test_the_task_tables_read_accuracy_its_gap_and_the_majority_class(tmp_path):
 
 
 def test_references_without_carried_runs_give_the_reference_table_and_say_so(tmp_path):
-    study = tmp_path / "theseus_widths"
+    study = tmp_path / "theseus/widths"
     model = "zoo/llama-w128-s0"
     _record(study, {"data.objective": "task", "method": "zero_shot", "model.name": model,
                     "seed": "0"}, {"method": "zero_shot", "model": model, "target_acc": 0.44,

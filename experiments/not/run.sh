@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The organ studies: positions (experiments/not/positions.grid, study not_positions),
-# then budget (budget.grid, study not_budget).
+# The organ studies: positions (experiments/not/positions.grid, study not/positions),
+# then budget (budget.grid, study not/budget).
 # Finished runs are kept in git (experiments/not/runs: restored first, saved every 5 minutes
 # and at exit; commit them). Relaunch to resume. Extra arguments are overrides for every launch.
 #   OUTPUTS=/scratch/outputs bash experiments/not/run.sh hydra/launcher=slurm

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Theseus study's tables and page (<study>/_report/; the study outputs/theseus_widths, or
-# outputs/theseus_task): each width pair and arm at the alpha each run chose on validation
+# The Theseus study's tables and page (<study>/_report/; the study outputs/theseus/widths, or
+# outputs/theseus/task): each width pair and arm at the alpha each run chose on validation
 # (alpha: their mean; alpha_on_edge: the share of runs whose choice was an end of the grid),
 # with gap recovery between the target width's zero-shot (0) and fully fine-tuned (1) runs (the
 # tuned references once they exist: the untuned ones are then arms of the tables); then the
@@ -9,9 +9,9 @@
 # (_report_vs_naive/, _report_vs_random/).
 set -euo pipefail
 R=${TRANSPLANT_REPORT:-transplant-report}
-study=${1:-outputs/theseus_widths}  # or outputs/theseus_task, the sentiment task's study
+study=${1:-outputs/theseus/widths}  # or outputs/theseus/task, the sentiment task's study
 grid=grid
-[[ $(basename "$study") == theseus_task ]] && grid=task.grid
+[[ $study == */theseus/task ]] && grid=task.grid
 common=(--grid "$(dirname "$0")/$grid")
 # The references: fine-tuned at the rate chosen on validation (the grid's method.optim.lrs),
 # once that method has such runs; until then the first references, at the fixed rate 1e-3;

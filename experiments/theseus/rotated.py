@@ -112,7 +112,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose("config", overrides=[
-            "experiment=theseus_widths", "widths=w128_w128", f"model.name={args.model}",
+            "experiment=theseus/widths", "widths=w128_w128", f"model.name={args.model}",
             f"method.source={args.model}", "data.objective=lm", f"seed={args.seed}",
             f"paths.cache={args.cache.resolve()}"])
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Theseus study on any machine; relaunch to resume, then commit the archive (the runs/ folder).
-#   bash experiments/theseus/run.sh              the sentiment task: study theseus_task, task.grid,
-#                                                task_runs/ (open)
-#   THESEUS=lm bash experiments/theseus/run.sh   language modelling: study theseus_widths, grid,
+#   bash experiments/theseus/run.sh              the sentiment task: study theseus/task, task.grid,
+#                                                runs/task/ (open)
+#   THESEUS=lm bash experiments/theseus/run.sh   language modelling: study theseus/widths, grid,
 #                                                runs/ (complete)
 #  1. the zoo widths, built from their recipe unless this machine has them, and checked against
 #     the weights both halves' archived runs read (zoo.sha256, session 11's build): new records
@@ -21,8 +21,8 @@ out=${OUTPUTS:-outputs}
 # not rebuild byte for byte on every machine; pinned, it does on the AMD machines seen so far.
 source "$here/../pinned.sh"
 case ${THESEUS:-task} in
-  task) study=theseus_task grid=task.grid archive=task_runs ;;
-  lm) study=theseus_widths grid=grid archive=runs ;;
+  task) study=theseus/task grid=task.grid archive=runs/task ;;
+  lm) study=theseus/widths grid=grid archive=runs/widths ;;
   *) echo "run.sh: THESEUS=${THESEUS}: expected task or lm" >&2; exit 2 ;;
 esac
 

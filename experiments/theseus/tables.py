@@ -1,8 +1,8 @@
 """The README's result tables of the Theseus study, from its run records, computed as
 report.sh computes them (the same intervals, the same pairing), in the README's layout:
 
-    python experiments/theseus/tables.py [outputs/theseus_widths] [--objective lm|task]
-    python experiments/theseus/tables.py outputs/theseus_task   # the task study (its objective)
+    python experiments/theseus/tables.py [outputs/theseus/widths] [--objective lm|task]
+    python experiments/theseus/tables.py outputs/theseus/task   # the task study (its objective)
 
 References per target width, carried arms per width pair (alpha chosen per seed, transport
 paired with naive), and gap recovery against full and projections-only fine-tuning: on test
@@ -192,7 +192,7 @@ def tables(study: Path, objective: str | None = None, tuned: bool | None = None)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", nargs="?", default="outputs/theseus_widths", type=Path)
+    parser.add_argument("study", nargs="?", default="outputs/theseus/widths", type=Path)
     parser.add_argument("--objective", choices=("lm", "task"),
                         help="default: the study's one objective (lm where it has both)")
     parser.add_argument("--references", choices=("tuned", "fixed"), default=None,

@@ -45,7 +45,7 @@ KINDS = {"residual, attention's input": "self_attn.q_proj", "attention's values"
 def study_cfg(widths: str, seed: int, cache: Path):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("config", overrides=[
-            "experiment=theseus_widths", f"widths={widths}", "data.objective=lm",
+            "experiment=theseus/widths", f"widths={widths}", "data.objective=lm",
             f"seed={seed}", f"paths.cache={cache}", "method.whiten_power=0.5"])
 
 

@@ -8,8 +8,8 @@ on demand from the same seeds. Per-document scores are most of a record (~60 kB 
 3,000 tweets against ~3 kB for the rest): `--no-docs` leaves them out for a large study
 (restored runs then have none, and `--reference` pairs them by seed alone, from the metrics).
 
-    transplant-archive save outputs/theseus_widths experiments/theseus/runs --no-docs
-    transplant-archive restore experiments/theseus/runs outputs/theseus_widths
+    transplant-archive save outputs/theseus/widths experiments/theseus/runs/widths --no-docs
+    transplant-archive restore experiments/theseus/runs/widths outputs/theseus/widths
 
 `save` copies runs that are done and not yet archived as they are; `restore` copies archived
 runs into a study directory where that run is not done, so a relaunched sweep skips them. Run
