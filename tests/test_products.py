@@ -121,9 +121,17 @@ def test_the_graft_donor_changes_with_the_split_precision_and_clipping():
                      "trainer.gradient_clip_val=0.5"):
         assert graft.donor_key(compose_cfg(["model=tiny_llama", "method=graft", override])) \
             != base, override
-    seen = graft.activity_key(cfg, model_identity(cfg))
-    split = compose_cfg(["model=tiny_llama", "method=graft", "data.test_permille=100"])
-    assert graft.activity_key(split, model_identity(split)) != seen
+    # The activation statistics: of the target, with the workload's split; of the donor, also
+    # with everything the donor was trained with.
+    for override in ("data.validation_permille=200", "data.test_permille=100"):
+        other = compose_cfg(["model=tiny_llama", "method=graft", override])
+        assert graft.activity_key(other, model_identity(other)) != \
+            graft.activity_key(cfg, model_identity(cfg)), override
+    donor = graft.activity_key(cfg, graft.donor_identity(cfg))
+    for override in ("data.validation_permille=200", "trainer.precision=bf16-mixed",
+                     "trainer.gradient_clip_val=0.5"):
+        other = compose_cfg(["model=tiny_llama", "method=graft", override])
+        assert graft.activity_key(other, graft.donor_identity(other)) != donor, override
 
 
 def test_a_rate_grid_is_not_part_of_any_product():

@@ -102,6 +102,15 @@ def quality_key(cfg: DictConfig, model: dict[str, Any]) -> dict[str, Any]:
     return product_key(cfg, ["data", "eval", "method.graft.accuracy_items"], **model)
 
 
+def donor_identity(cfg: DictConfig) -> dict[str, Any]:
+    """What identifies the donor (`products.model_identity`): a named model, or the fine-tuned
+    donor by its cache entry's name (its key's hash), wherever the cache is."""
+    donor = cfg.method.graft.donor
+    if donor == "finetuned":
+        donor = f"finetuned/{key_hash('finetuned', donor_key(cfg))}"
+    return model_identity(cfg, donor)
+
+
 def finetuned_donor(cfg: DictConfig, ctx: RunContext) -> Path:
     """The model fully fine-tuned on `donor_domain`, trained once and kept in the cache."""
     settings = cfg.method.graft
@@ -173,10 +182,7 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
                   else settings.donor)
     target, tokenizer = load(cfg, ctx)
     donor, _ = load(cfg, ctx, donor_name)
-    # A fine-tuned donor is named by its cache entry (its key's hash), wherever the cache is.
-    identity = {"target": model_identity(cfg),
-                "donor": model_identity(cfg, f"finetuned/{Path(donor_name).name}"
-                                        if settings.donor == "finetuned" else donor_name)}
+    identity = {"target": model_identity(cfg), "donor": donor_identity(cfg)}
     candidates = candidate_modules(target, donor)
 
     k = None if settings.k is None else min(settings.k, len(candidates))
