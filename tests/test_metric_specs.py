@@ -84,7 +84,11 @@ def test_a_new_method_reaches_the_report_through_its_specs(run, tmp_path, monkey
     # Higher agreement wins: no noise (a rule by name would have taken the lower, 5.0).
     selection = md[md.index("## Selection"):md.index("## Arms")]
     assert "highest mean val_toy_agreement" in selection
-    assert pd.read_csv(study / "_report" / "summary.csv")["toy_agreement"].tolist() == [1.0]
+    summary = pd.read_csv(study / "_report" / "summary.csv")
+    assert summary["toy_agreement"].tolist() == [1.0]
+    # Columns in the order the method declared them, the run's cost last.
+    columns = [c for c in summary.columns if c.startswith(("toy", "val_toy", "wall"))]
+    assert columns == ["toy_agreement", "val_toy_agreement", "toy_layers", "wall_s"]
     arms = md[md.index("## Arms"):].split("\n## ")[0]
     assert "toy_agreement" in arms and "toy_layers" in arms
     page = (study / "_report" / "report.html").read_text()

@@ -60,7 +60,7 @@ def test_run_writes_the_contract(run):
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "docs", "logs",
                                                          "metric_specs.json", "metrics.json",
                                                          "status.json"]
-    specs = json.loads((run_dir / "metric_specs.json").read_text())
+    specs = {s["name"]: s for s in json.loads((run_dir / "metric_specs.json").read_text())}
     assert set(specs) == set(metrics)  # every metric, and no other
     assert specs["target_ppl"] == {"name": "target_ppl", "kind": "perplexity",
                                    "direction": "lower", "level": "headline", "unit": "",

@@ -4,7 +4,7 @@
       config.yaml         the resolved config
       status.json         running | done | failed | preempted (+ error, host, times, provenance)
       metrics.json        flat final metrics, written atomically, only for a finished run
-      metric_specs.json   what each metric is (kind, direction, unit, headline): metrics.py
+      metric_specs.json   what each metric is (kind, direction, unit, level), in declared order
       docs/<role>.json    per-document (or per-example) scores of an evaluation
       logs/               Lightning CSV logs (logs/metrics.csv), W&B offline files
       adapter/            a trained adapter (lora)

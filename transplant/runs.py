@@ -137,7 +137,8 @@ class RunRecord:
 
     def finish(self, metrics: dict[str, Any], specs: dict[str, MetricSpec]) -> None:
         """Record the metrics and what each is (`metrics.resolve`), then `done`."""
-        write_json(self.layout.metric_specs, {m: s.as_dict() for m, s in specs.items()})
+        # A list: the declaration order is the report's column order (JSON objects get sorted).
+        write_json(self.layout.metric_specs, [s.as_dict() for s in specs.values()])
         write_json(self.metrics_path, metrics)  # metrics first: `done` implies they exist
         self._write_status("done", end=time.time())
 

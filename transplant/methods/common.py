@@ -142,11 +142,12 @@ def perplexity_specs(prefix: str, level: Level = Level.headline) -> tuple[Metric
 def evaluation_specs(prefix: str = "", level: Level = Level.headline
                      ) -> tuple[MetricSpec, ...]:
     """What `evaluate` writes under `prefix` (either objective): the target's test split at
-    `level`, its validation split and the retention domain one below."""
+    `level`, its validation split and the retention domain at most at summary level."""
+    rest = Level.summary if level == Level.headline else level
     return (*perplexity_specs(f"{prefix}target", level), *score_specs(f"{prefix}target", level),
-            *perplexity_specs(f"{prefix}retention", _below(level)),
-            *perplexity_specs(f"{prefix}val_target", _below(level)),
-            *score_specs(f"{prefix}val_target", _below(level)))
+            *perplexity_specs(f"{prefix}retention", rest),
+            *perplexity_specs(f"{prefix}val_target", rest),
+            *score_specs(f"{prefix}val_target", rest))
 
 
 def train_specs(prefix: str = "") -> tuple[MetricSpec, ...]:

@@ -32,7 +32,7 @@ def _metrics(layout: RunLayout) -> tuple[dict, dict[str, MetricSpec] | None]:
     metrics = json.loads(layout.metrics.read_text())
     if layout.metric_specs.exists():
         specs = json.loads(layout.metric_specs.read_text())
-        return metrics, {m: MetricSpec.from_dict(s) for m, s in specs.items()}
+        return metrics, {s["name"]: MetricSpec.from_dict(s) for s in specs}
     if metrics.get("method") == "graft":
         metrics = {LEGACY_NAMES.get(k, k): v for k, v in metrics.items()}
     return metrics, None
