@@ -8,6 +8,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUTPUTS:-outputs}
 for part in positions budget; do
-  bash "$here/../archived.sh" "$out/not_$part" "$here/runs/$part" \
+  bash "$here/../archived.sh" "$out/not/$part" "$here/runs/$part" \
       bash "$here/../sweep.sh" "$here/$part.grid" paths.outputs="$out" "$@"
 done
