@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from omegaconf import DictConfig
@@ -78,15 +79,14 @@ def check_grow(cfg: DictConfig, facts: ModelFacts) -> None:
         raise ConfigError(f"method.grow.layers={growth.layers!r} is invalid: {e}") from e
 
 
-def grow_and_select(model, growth: DictConfig) -> int:
-    """Grow the model as configured and set what trains; returns the trainable entry count."""
+def grow_and_select(model, growth: DictConfig):
+    """Grow the model as configured and set what trains; returns it."""
     from transplant.surgery.grow import (
         asymmetric_shares,
         depth_new_positions,
         grow_depth,
         grow_mlp,
         mlp_width,
-        new_unit_masks,
         train_new_units_only,
     )
 
@@ -96,7 +96,7 @@ def grow_and_select(model, growth: DictConfig) -> int:
         model.requires_grad_(False)
         for i in depth_new_positions(chosen):
             decoder_layers(model)[i].requires_grad_(True)
-        return count_parameters(model)[0]
+        return model
     width = mlp_width(model)
     # G-Freeze trains one copy alone, so it needs no symmetry breaking.
     shares = (asymmetric_shares(growth.copies, growth.asymmetry)
@@ -104,28 +104,38 @@ def grow_and_select(model, growth: DictConfig) -> int:
     grow_mlp(model, growth.copies, chosen, shares)
     if growth.policy == GrowPolicy.freeze:
         train_new_units_only(model, chosen, width)
-        return int(sum(m.sum() for m in new_unit_masks(model, chosen, width).values()))
-    train_mlps(model, chosen)
-    return count_parameters(model)[0]
+    else:
+        train_mlps(model, chosen)
+    return model
+
+
+def trainable_entries(grown, growth: DictConfig, width: int) -> int:
+    """The weights that train in a grown model: G-Freeze's new copies (masked rows and
+    columns of tensors that also hold the originals, which `width` units were), else whole
+    tensors."""
+    from transplant.surgery.grow import new_unit_masks
+
+    if growth.kind == GrowKind.mlp and growth.policy == GrowPolicy.freeze:
+        chosen = select_layers(len(decoder_layers(grown)), growth.layers)
+        return int(sum(m.sum() for m in new_unit_masks(grown, chosen, width).values()))
+    return count_parameters(grown)[0]
 
 
 def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
+    from transplant.surgery.grow import mlp_width
+
     model, tokenizer = load(cfg, ctx)
-    params_before = count_parameters(model)[1]
+    params_before, width = count_parameters(model)[1], mlp_width(model)
     before = {k: v for k, v in reference_evaluation(model, tokenizer, cfg, ctx).items()
               if k.endswith(("_ppl", "_bpb"))}
-    trainable: list[int] = []
-
-    def prepare(loaded):  # the model as loaded (evaluation left it so), grown
-        trainable.append(grow_and_select(loaded, cfg.method.grow))
-        return loaded
-
-    trial, chosen = train_at_chosen_rate(prepare, model, tokenizer, cfg, ctx)
-    model, stats = trial.model, trial.state
-    return {"params_trainable": trainable[0], "params_total": count_parameters(model)[1],
-            "params_added": count_parameters(model)[1] - params_before, **before,
+    trial, chosen = train_at_chosen_rate(partial(grow_and_select, growth=cfg.method.grow),
+                                         model, tokenizer, cfg, ctx)
+    grown, stats = trial.model, trial.state
+    return {"params_trainable": trainable_entries(grown, cfg.method.grow, width),
+            "params_total": count_parameters(grown)[1],
+            "params_added": count_parameters(grown)[1] - params_before, **before,
             **stats.as_metrics(), **chosen,
-            **evaluate(model, tokenizer, cfg, ctx, roles=test_roles(chosen))}
+            **evaluate(grown, tokenizer, cfg, ctx, roles=test_roles(chosen))}
 
 
 METHOD = Method("grow", GrowMethodConfig, run, check_grow, chooses_lr=True,
