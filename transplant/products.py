@@ -23,6 +23,9 @@ from transplant.runs import affects_result
 NEVER = ("method.optim.lrs", "method.optim.lrs_extend")
 
 
+_ABSENT = object()
+
+
 def _leaves(node: Any, path: str) -> dict[str, Any]:
     if isinstance(node, dict):
         out: dict[str, Any] = {}
@@ -43,9 +46,9 @@ def product_key(cfg: DictConfig, sections: Sequence[str], *, without: Collection
     (each a key of those sections) and `extra` added."""
     key: dict[str, Any] = {}
     for section in sections:
-        node = OmegaConf.select(cfg, section, throw_on_missing=True)
-        if node is None and section not in cfg and "." not in section:
-            raise KeyError(f"config has no section {section!r}")
+        node = OmegaConf.select(cfg, section, default=_ABSENT)
+        if node is _ABSENT:
+            raise KeyError(f"config has no key {section!r} (a product's key names it)")
         value = (OmegaConf.to_container(node, resolve=True, enum_to_str=True)
                  if isinstance(node, DictConfig) else _plain(node))
         key.update({k: v for k, v in _leaves(value, section).items()
