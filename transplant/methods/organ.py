@@ -31,7 +31,7 @@ from transplant.methods.common import (
 )
 from transplant.methods.method import Method
 from transplant.methods.selection import Criterion, Trial, at_chosen_rate, test_roles
-from transplant.metrics import SUMMARY, Kind, spec
+from transplant.metrics import HEADLINE, Kind, spec
 from transplant.models.facts import ModelFacts, model_facts
 from transplant.models.layers import decoder_layers
 from transplant.products import product_key
@@ -260,6 +260,6 @@ def run(cfg: DictConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 METHOD = Method("organ", OrganMethodConfig, run, check_organ, chooses_lr=True, metrics=(
-    *TRAINED_SPECS, *evaluation_specs("wrapper_", SUMMARY),
+    *TRAINED_SPECS, *evaluation_specs("wrapper_", HEADLINE),  # the paper's organ perplexity
     *(spec(n, Kind.value) for n in ("organ_start", "organ_length", "position")),
     spec("mode", Kind.text), spec("recipient", Kind.text), spec("organ_reused", Kind.flag)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from transplant.metrics import Level
 from transplant.results import plots
 from transplant.results.grid import expected_runs
 from transplant.results.html import Section
@@ -162,8 +163,10 @@ def _figures(study_dir: Path, df: pd.DataFrame, specs: MetricSpecs, identity: tu
     metric = specs.headline(df.columns)
     if metric is None:
         return figs
-    # the organ in its training wrapper too, where the runs score it (the paper's number)
-    curves = [metric, *(m for m in ("wrapper_target_ppl",) if m in df and df[m].notna().any())]
+    # every headline metric of the main one's kind (the organ in its training wrapper too: the
+    # paper's number), not each of them (a task's macro-F1 beside its accuracy)
+    curves = [m for m in specs.at_least(Level.headline)
+              if m in df and df[m].notna().any() and specs[m].kind == specs[metric].kind]
     for axis in numeric_axes(df, arm_columns(df, identity)):
         others = arm_columns(df, identity, exclude=(axis,))
         for m in curves:

@@ -99,7 +99,7 @@ _LEGACY_SUMMARY = ("target_ppl", "target_bpb", "retention_ppl", "val_target_ppl"
                    "origin_acc", "val_target_acc", "gap_recovery_ppl", "gap_recovery_acc",
                    "tir_acc", "alpha", "alpha_on_edge", "lr", "lr_on_edge", "train_tokens",
                    "params_trainable", "wall_s")
-_LEGACY_HEADLINE = ("target_ppl", "target_acc", "target_f1")
+_LEGACY_HEADLINE = ("target_ppl", "target_acc", "target_f1", "wrapper_target_ppl")
 _LEGACY_LABELS = {"target_ppl": "target-domain test perplexity",
                   "retention_ppl": "retention-domain test perplexity",
                   "val_target_ppl": "target validation perplexity",
