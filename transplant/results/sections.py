@@ -60,99 +60,150 @@ def build_sections(request: ReportRequest, records: StudyRecords
     """The report's sections (text, tables, and with `request.html` figures written to
     <out>/figures as PNG and PDF), and the arms' summary table (for LaTeX). A factor in
     `replicates` names no arm: its values are replicates, as the seed's are."""
-    study_dir, select_param, by, reference = (request.study_dir, request.select, request.by,
-                                              request.reference)
-    expect, gap, control, replicates = (request.expect, request.gap, request.control,
-                                        request.replicates)
-    plots_dir = request.out / "figures" if request.html else None
-    df, specs = records.done, records.specs
-    identity = tuple(k for k in records.identity if k not in replicates)
     sections: list[Section] = []
     summary = None
-    if not df.empty:
-        code, mixed = commits_note(df)
+    if not records.done.empty:
+        study = Study(request, records)
+        sections += [study.code(), *study.selection()]
+        summary = study.arms_table()
+        sections += [study.arms(summary), *study.rates_tried(), *study.gap_recovery(),
+                     *study.paired(), *study.controlled(), *study.frontier()]
+        if request.html:
+            sections += _figures(request.study_dir, records.done, records.specs,
+                                 study.identity, study.chosen, study.arms_, request.select,
+                                 study.two_domains, request.out / "figures", request.gap,
+                                 study.gapped)
+        sections += study.protocol()
+    return sections + _unfinished(request, records), summary
+
+
+class Study:
+    """A study's finished runs as the report reads them: the runs chosen on validation (all
+    without `--select`), their arms, and each section drawn from them."""
+
+    def __init__(self, request: ReportRequest, records: StudyRecords) -> None:
+        self.request, self.df, self.specs = request, records.done, records.specs
+        self.identity = tuple(k for k in records.identity if k not in request.replicates)
+        self.over = " and ".join(("seeds", *request.replicates))
+        self.chosen, self.choice = self.df, None
+        if request.select:
+            self.choice = select(self.df, request.select, request.by or "val_target_ppl",
+                                 arm_columns(self.df, self.identity, exclude=(request.select,)),
+                                 specs=self.specs)
+            self.chosen = self.choice.runs
+        self.arms_ = arm_columns(self.chosen, self.identity,
+                                 exclude=(request.select,) if request.select else ())
+        self.gapped = (gap_runs(self.chosen, self.arms_, *request.gap) if request.gap
+                       else None)
+        self.two_domains = ("retention_ppl" in self.df and self.df["retention_ppl"].notna().any()
+                            and plots.frontier_target(self.df) is not None)
+
+    def code(self) -> Section:
+        code, mixed = commits_note(self.df)
         if mixed:
             print(f"transplant-report: warning: one table mixes {code}", file=sys.stderr)
-        sections.append(Section("Code", text=(f"Warning: this table mixes {code}." if mixed
-                                              else f"All numbers from {code}.")
-                                + compute_note(df)))
-        chosen = df
-        if select_param:
-            selection = select(df, select_param, by or "val_target_ppl",
-                               arm_columns(df, identity, exclude=(select_param,)), specs=specs)
-            chosen = selection.runs
-            sections.append(Section("Selection", selection.chosen,
-                                    text=f"{selection.rule()}."))
-        arms = arm_columns(chosen, identity, exclude=(select_param,) if select_param else ())
-        summary = summary_table(chosen, arms, specs, replicates)
-        over = " and ".join(("seeds", *replicates))
-        costs = [m for m in summary.columns if m in specs and not specs[m].interval]
+        return Section("Code", text=(f"Warning: this table mixes {code}." if mixed
+                                     else f"All numbers from {code}.") + compute_note(self.df))
+
+    def selection(self) -> list[Section]:
+        if self.choice is None:
+            return []
+        return [Section("Selection", self.choice.chosen, text=f"{self.choice.rule()}.")]
+
+    def arms_table(self) -> pd.DataFrame:
+        return summary_table(self.chosen, self.arms_, self.specs, self.request.replicates)
+
+    def arms(self, summary: pd.DataFrame) -> Section:
+        costs = [m for m in summary.columns if m in self.specs and not self.specs[m].interval]
         alone = f" ({', '.join(costs)}: the mean alone)" if costs else ""
-        sections.append(Section("Arms", summary, text=f"Mean [95% t-interval] over {over}, "
-                                                      f"n runs{alone}; {GEOMETRIC}."
-                                                      + defaults_note(study_dir, chosen, arms)))
-        tried = rates_tried_table(chosen, arms, specs)
-        if not tried.empty:
-            sections.append(Section("Rates tried", tried,
-                                    text="Each rate of the runs' own grid and the validation "
-                                         "score it reached there, mean [95% t-interval] over "
-                                         f"seeds; {GEOMETRIC}. Each run kept its best."))
-        gapped = gap_runs(chosen, arms, *gap) if gap else None
-        if gap:
-            sections.append(Section("Gap recovery", gap_table(gapped, arms),
-                                    text=f"Between {gap[0]} (0) and {gap[1]} (1): on log "
-                                         "perplexity, and on accuracy with TIR where runs have "
-                                         "it; mean [95% t-interval] over seeds."))
-        if reference:
-            # a random control's draws are ranked (below), not paired: its seed is a draw
-            drawn = (runs_of(chosen, control, "--control", allow_empty=True)["run"]
-                     if control else [])
-            paired = paired_table(study_dir, chosen[~chosen["run"].isin(drawn)], arms,
-                                  reference, replicates)
-            if not paired.empty:
-                sections.append(Section(
-                    f"Relative to {reference}", paired,
-                    text=f"Perplexity ratio to (or accuracy minus) the reference arm, paired "
-                         f"by {over} and document; 95% bootstrap interval over documents and "
-                         f"{over}. Where the records keep no per-document scores (`x (by "
-                         f"seed)`), paired by {over} alone: 95% t-interval over them."))
-        if control and runs_of(chosen, control, "--control", allow_empty=True).empty:
+        return Section("Arms", summary, text=f"Mean [95% t-interval] over {self.over}, n runs"
+                                             f"{alone}; {GEOMETRIC}."
+                                             + defaults_note(self.request.study_dir,
+                                                             self.chosen, self.arms_))
+
+    def rates_tried(self) -> list[Section]:
+        tried = rates_tried_table(self.chosen, self.arms_, self.specs)
+        if tried.empty:
+            return []
+        return [Section("Rates tried", tried,
+                        text="Each rate of the runs' own grid and the validation score it "
+                             "reached there, mean [95% t-interval] over seeds; "
+                             f"{GEOMETRIC}. Each run kept its best.")]
+
+    def gap_recovery(self) -> list[Section]:
+        gap = self.request.gap
+        if not gap:
+            return []
+        return [Section("Gap recovery", gap_table(self.gapped, self.arms_),
+                        text=f"Between {gap[0]} (0) and {gap[1]} (1): on log perplexity, and "
+                             "on accuracy with TIR where runs have it; mean [95% t-interval] "
+                             "over seeds.")]
+
+    def paired(self) -> list[Section]:
+        reference, control = self.request.reference, self.request.control
+        if not reference:
+            return []
+        # a random control's draws are ranked (controlled), not paired: its seed is a draw
+        drawn = (runs_of(self.chosen, control, "--control", allow_empty=True)["run"]
+                 if control else [])
+        paired = paired_table(self.request.study_dir,
+                              self.chosen[~self.chosen["run"].isin(drawn)], self.arms_,
+                              reference, self.request.replicates)
+        if paired.empty:
+            return []
+        over = self.over
+        return [Section(f"Relative to {reference}", paired,
+                        text=f"Perplexity ratio to (or accuracy minus) the reference arm, "
+                             f"paired by {over} and document; 95% bootstrap interval over "
+                             f"documents and {over}. Where the records keep no per-document "
+                             f"scores (`x (by seed)`), paired by {over} alone: 95% t-interval "
+                             "over them.")]
+
+    def controlled(self) -> list[Section]:
+        control = self.request.control
+        if not control:
+            return []
+        if runs_of(self.chosen, control, "--control", allow_empty=True).empty:
             # a study in progress: its tables so far, and what the comparison waits for
-            sections.append(Section(f"Against {control}",
-                                    text=f"No run of {control} has finished yet."))
-        elif control:
-            controlled = control_table(chosen, arms, control, specs, replicates)
-            if not controlled.empty:
-                sections.append(Section(
-                    f"Against {control}", controlled,
-                    text="Each arm's mean against the control's draws sharing its other "
-                         "factors: their mean [min, max] and the one-sided rank p-value "
-                         "(1 + draws at least as good) / (1 + draws)."))
-        two_domains = "retention_ppl" in df and df["retention_ppl"].notna().any() \
-            and plots.frontier_target(df) is not None
-        if two_domains:
-            sections.append(Section("Frontier", frontier_table(df, identity, select_param, specs),
-                                    text="Every arm and value (descriptive: nothing is "
-                                         "chosen from test numbers). Test perplexity (or "
-                                         "accuracy), mean [95% t-interval]; "
-                                         f"{GEOMETRIC}."))
-        if plots_dir is not None:
-            sections += _figures(study_dir, df, specs, identity, chosen, arms, select_param,
-                                 two_domains, plots_dir, gap, gapped)
-        note = protocol_note(df)
-        if note:
-            sections.append(Section("Protocol", text=f"Perplexity: {note}."))
-    for title, items in (("Failed", records.failed), ("Incomplete", records.incomplete)):
-        if items:
-            sections.append(Section(title, pd.DataFrame(items, columns=["run", "why"])))
-    if expect:
-        seen = {*df.get("run", []), *(r for r, _ in records.failed + records.incomplete)}
-        missing = [r for r in expected_runs(expect) if r not in seen]
+            return [Section(f"Against {control}",
+                            text=f"No run of {control} has finished yet.")]
+        table = control_table(self.chosen, self.arms_, control, self.specs,
+                              self.request.replicates)
+        if table.empty:
+            return []
+        return [Section(f"Against {control}", table,
+                        text="Each arm's mean against the control's draws sharing its other "
+                             "factors: their mean [min, max] and the one-sided rank p-value "
+                             "(1 + draws at least as good) / (1 + draws).")]
+
+    def frontier(self) -> list[Section]:
+        if not self.two_domains:
+            return []
+        return [Section("Frontier", frontier_table(self.df, self.identity, self.request.select,
+                                                   self.specs),
+                        text="Every arm and value (descriptive: nothing is chosen from test "
+                             "numbers). Test perplexity (or accuracy), mean [95% "
+                             f"t-interval]; {GEOMETRIC}.")]
+
+    def protocol(self) -> list[Section]:
+        note = protocol_note(self.df)
+        return [Section("Protocol", text=f"Perplexity: {note}.")] if note else []
+
+
+def _unfinished(request: ReportRequest, records: StudyRecords) -> list[Section]:
+    """Every run that failed or is incomplete, and every expected point never started."""
+    out = [Section(title, pd.DataFrame(items, columns=["run", "why"]))
+           for title, items in (("Failed", records.failed), ("Incomplete", records.incomplete))
+           if items]
+    if request.expect:
+        seen = {*records.done.get("run", []),
+                *(r for r, _ in records.failed + records.incomplete)}
+        missing = [r for r in expected_runs(request.expect) if r not in seen]
         if missing:
-            sections.append(Section("Never started", pd.DataFrame({"run": missing}),
-                                    text=f"{len(missing)} point(s) of the expected grid have "
-                                         "no run record: relaunch the sweep to run them."))
-    return sections, summary
+            out.append(Section("Never started", pd.DataFrame({"run": missing}),
+                               text=f"{len(missing)} point(s) of the expected grid have no run "
+                                    "record: relaunch the sweep to run them."))
+    return out
 
 
 def _figures(study_dir: Path, df: pd.DataFrame, specs: MetricSpecs, identity: tuple[str, ...],
