@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from transplant.runs import affects_result
+from transplant.runs import affects_result, flatten
 
 # A rate grid (and its extension) chooses which product a run keeps; it never determines the
 # product made at one rate, so a grid's products are the single-rate runs' own.
@@ -24,15 +24,6 @@ NEVER = ("method.optim.lrs", "method.optim.lrs_extend")
 
 
 _ABSENT = object()
-
-
-def _leaves(node: Any, path: str) -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            out.update(_leaves(v, f"{path}.{k}"))
-        return out
-    return {path: node}
 
 
 def _under(key: str, prefixes: Collection[str]) -> bool:
@@ -51,7 +42,7 @@ def product_key(cfg: DictConfig, sections: Sequence[str], *, without: Collection
             raise KeyError(f"config has no key {section!r} (a product's key names it)")
         value = (OmegaConf.to_container(node, resolve=True, enum_to_str=True)
                  if isinstance(node, DictConfig) else _plain(node))
-        key.update({k: v for k, v in _leaves(value, section).items()
+        key.update({k: v for k, v in flatten({section: value}).items()
                     if affects_result(k) and not _under(k, (*NEVER, *without))})
     for k, v in (replace or {}).items():
         if k not in key:

@@ -113,7 +113,7 @@ class RunRecord:
         path = self.layout.config
         if not path.exists():
             return []
-        old, new = _flatten(yaml.safe_load(path.read_text())), _flatten(resolved)
+        old, new = flatten(yaml.safe_load(path.read_text())), flatten(resolved)
         # Keys only one side has are not compared: a newer version of the schema adds options
         # (with defaults) that an older finished run could not have recorded.
         return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
@@ -164,11 +164,13 @@ class RunRecord:
         write_json(self.status_path, record)
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys to leaves: {"trainer": {"precision": ...}} ->
+    {"trainer.precision": ...}."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
