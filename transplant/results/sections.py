@@ -66,11 +66,11 @@ def build_sections(request: ReportRequest, records: StudyRecords
         study = Study(request, records)
         sections += [study.code(), *study.selection()]
         summary = study.arms_table()
-        sections += [study.arms(summary), *study.rates_tried(), *study.gap_recovery(),
+        sections += [study.arms_section(summary), *study.rates_tried(), *study.gap_recovery(),
                      *study.paired(), *study.controlled(), *study.frontier()]
         if request.html:
             sections += _figures(request.study_dir, records.done, records.specs,
-                                 study.identity, study.chosen, study.arms_, request.select,
+                                 study.identity, study.chosen, study.arms, request.select,
                                  study.two_domains, request.out / "figures", request.gap,
                                  study.gapped)
         sections += study.protocol()
@@ -91,9 +91,9 @@ class Study:
                                  arm_columns(self.df, self.identity, exclude=(request.select,)),
                                  specs=self.specs)
             self.chosen = self.choice.runs
-        self.arms_ = arm_columns(self.chosen, self.identity,
+        self.arms = arm_columns(self.chosen, self.identity,
                                  exclude=(request.select,) if request.select else ())
-        self.gapped = (gap_runs(self.chosen, self.arms_, *request.gap) if request.gap
+        self.gapped = (gap_runs(self.chosen, self.arms, *request.gap) if request.gap
                        else None)
         self.two_domains = ("retention_ppl" in self.df and self.df["retention_ppl"].notna().any()
                             and plots.frontier_target(self.df) is not None)
@@ -111,18 +111,18 @@ class Study:
         return [Section("Selection", self.choice.chosen, text=f"{self.choice.rule()}.")]
 
     def arms_table(self) -> pd.DataFrame:
-        return summary_table(self.chosen, self.arms_, self.specs, self.request.replicates)
+        return summary_table(self.chosen, self.arms, self.specs, self.request.replicates)
 
-    def arms(self, summary: pd.DataFrame) -> Section:
+    def arms_section(self, summary: pd.DataFrame) -> Section:
         costs = [m for m in summary.columns if m in self.specs and not self.specs[m].interval]
         alone = f" ({', '.join(costs)}: the mean alone)" if costs else ""
         return Section("Arms", summary, text=f"Mean [95% t-interval] over {self.over}, n runs"
                                              f"{alone}; {GEOMETRIC}."
                                              + defaults_note(self.request.study_dir,
-                                                             self.chosen, self.arms_))
+                                                             self.chosen, self.arms))
 
     def rates_tried(self) -> list[Section]:
-        tried = rates_tried_table(self.chosen, self.arms_, self.specs)
+        tried = rates_tried_table(self.chosen, self.arms, self.specs)
         if tried.empty:
             return []
         return [Section("Rates tried", tried,
@@ -134,7 +134,7 @@ class Study:
         gap = self.request.gap
         if not gap:
             return []
-        return [Section("Gap recovery", gap_table(self.gapped, self.arms_),
+        return [Section("Gap recovery", gap_table(self.gapped, self.arms),
                         text=f"Between {gap[0]} (0) and {gap[1]} (1): on log perplexity, and "
                              "on accuracy with TIR where runs have it; mean [95% t-interval] "
                              "over seeds.")]
@@ -147,7 +147,7 @@ class Study:
         drawn = (runs_of(self.chosen, control, "--control", allow_empty=True)["run"]
                  if control else [])
         paired = paired_table(self.request.study_dir,
-                              self.chosen[~self.chosen["run"].isin(drawn)], self.arms_,
+                              self.chosen[~self.chosen["run"].isin(drawn)], self.arms,
                               reference, self.request.replicates)
         if paired.empty:
             return []
@@ -167,7 +167,7 @@ class Study:
             # a study in progress: its tables so far, and what the comparison waits for
             return [Section(f"Against {control}",
                             text=f"No run of {control} has finished yet.")]
-        table = control_table(self.chosen, self.arms_, control, self.specs,
+        table = control_table(self.chosen, self.arms, control, self.specs,
                               self.request.replicates)
         if table.empty:
             return []
